@@ -1,0 +1,1 @@
+"""Exporters from rtstyle nets to deployable graphs (installed as `rtstyle.export`)."""

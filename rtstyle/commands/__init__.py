@@ -1,0 +1,1 @@
+"""One module per `rtstyle` sub-command; cli.py discovers them. Keep heavy imports in `run`."""

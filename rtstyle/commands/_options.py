@@ -1,0 +1,20 @@
+"""Options shared by the commands that stylise (image, video, webcam), defined once."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_STYLE = "udnie"
+
+
+def add_style_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", default=DEFAULT_STYLE,
+                   help="style name from `rtstyle styles list`, or a .safetensors/.onnx file "
+                        f"(default: {DEFAULT_STYLE})")
+    p.add_argument("--backend", default="auto",
+                   help="auto (fastest available), torch, onnxruntime, onnxruntime-cuda, ...")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="blend of stylised over original, 0..1 (default 1)")
+    p.add_argument("--preserve-colors", action="store_true",
+                   help="keep the original colours, taking only luminance from the style")

@@ -1,0 +1,53 @@
+"""`rtstyle image`: stylise still images."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rtstyle.commands._options import add_style_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("image", help="stylise one or more images",
+                       description="Stylise images. Several inputs go to an output folder.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file, or folder when there are several inputs")
+    p.add_argument("--max-size", type=int, default=None,
+                   help="downscale so the longer side is at most N px")
+    add_style_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtstyle.adjust import adjust, check_strength
+    from rtstyle.engines import open_engine
+    from rtstyle.errors import RtstyleError
+    from rtstyle.images import fit_max_size, read_image, write_image
+
+    check_strength(args.strength)
+    for path in args.inputs:  # fail before any work on an input that is plainly missing
+        if not path.exists():
+            raise RtstyleError(f"input {path} does not exist")
+    if len(args.inputs) > 1 or args.output.is_dir():
+        if args.output.exists() and not args.output.is_dir():
+            raise RtstyleError(f"{args.output} is a file; several inputs need an output folder")
+        try:
+            args.output.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RtstyleError(f"cannot create output folder {args.output} ({e.strerror})") from e
+        targets = [args.output / p.name for p in args.inputs]
+    else:
+        targets = [args.output]
+    for src, dst in zip(args.inputs, targets):
+        if src.resolve() == dst.resolve():
+            raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
+
+    engine = open_engine(args.style, args.backend, args.threads)
+    for src, dst in zip(args.inputs, targets):
+        img = fit_max_size(read_image(src), args.max_size)
+        styled = engine.run(img[None])[0]
+        write_image(dst, adjust(img, styled, args.strength, args.preserve_colors))
+        print(f"{src} -> {dst} ({engine.name}, {engine.backend})")
+    return 0

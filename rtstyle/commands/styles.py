@@ -1,0 +1,72 @@
+"""`rtstyle styles`: list, import, pull and remove styles."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("styles", help="list, import, pull or remove styles")
+    ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ssub.add_parser("list", help="show built-in and user styles").set_defaults(run=run_list)
+    imp = ssub.add_parser("import", help="import an ml5 folder, a pytorch/examples .pth "
+                                         "or an .onnx file as a user style")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--name", help="style name (default: the file or folder name)")
+    imp.add_argument("--arch", choices=["fst", "johnson"],
+                     help="architecture of a .pth (default johnson)")
+    imp.set_defaults(run=run_import)
+    pull = ssub.add_parser("pull", help="download a published ml5 checkpoint (needs internet)")
+    pull.add_argument("name")
+    pull.set_defaults(run=run_pull)
+    rm = ssub.add_parser("remove", help="delete a user style")
+    rm.add_argument("name")
+    rm.set_defaults(run=run_remove)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from rtstyle.styles import list_styles, user_dir
+
+    rows = [("NAME", "ARCH", "ORIGIN", "SOURCE", "LICENCE")]
+    for s in list_styles():
+        m = s.meta
+        rows.append((s.name, m.get("arch", "?"), s.origin,
+                     m.get("source", m.get("error", "?")), m.get("licence", "?")))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    if len(rows) == 1:
+        print("(no styles yet: `rtstyle styles pull udnie` or `rtstyle styles import PATH`)")
+    print(f"user styles live in {user_dir()}")
+    return 0
+
+
+def _show(style) -> None:
+    print(f"imported '{style.name}' ({style.meta.get('arch')}) -> {style.path}")
+    print(f"source: {style.meta.get('source')}")
+    print(f"licence: {style.meta.get('licence')}")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from rtstyle.styles import import_style
+
+    _show(import_style(args.path, args.name, args.arch))
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    from rtstyle.importers import PUBLISHED
+    from rtstyle.styles import pull_style
+
+    if args.name in PUBLISHED:
+        print(f"'{args.name}': {PUBLISHED[args.name][0]}; licence: {PUBLISHED[args.name][1]}")
+    _show(pull_style(args.name))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from rtstyle.styles import remove_style
+
+    print(f"removed {remove_style(args.name)}")
+    return 0
