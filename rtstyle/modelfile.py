@@ -24,15 +24,18 @@ FORMAT_VERSION = 1
 META_KEY = "rtstyle"
 
 
-def save_model(path: Path, net: torch.nn.Module, meta: dict[str, Any]) -> None:
+def save_model(path: Path, net: torch.nn.Module, meta: dict[str, Any],
+               half: bool = False) -> None:
     """Write `net` (a TransformNet or similar with `.config`) with `meta` to `path`.
 
     `meta` should hold style, source, licence and made_by; arch and options come from the net.
+    `half` stores fp16 weights (half the size, for package data); loading restores fp32.
     """
     cfg = net.config
     full = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "arch": cfg.arch, "options": cfg.options(), **meta}
-    tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
     write_bytes_atomic(Path(path), save(tensors, metadata={META_KEY: json.dumps(full)}))
 
 
@@ -56,7 +59,7 @@ def load_net(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     net = build_net(meta["arch"], **meta.get("options", {}))
     try:
         with safe_open(str(path), framework="pt") as f:
-            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+            state = {k: f.get_tensor(k).float() for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise RtstyleError(f"model file {path} is corrupt or truncated ({e}); "
                            "re-import or re-train it") from e

@@ -40,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
         targets = [args.output / p.name for p in args.inputs]
     else:
         targets = [args.output]
-    for src, dst in zip(args.inputs, targets):
+    for src, dst in zip(args.inputs, targets, strict=True):
         if src.resolve() == dst.resolve():
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
 
     engine = open_engine(args.style, args.backend, args.threads)
-    for src, dst in zip(args.inputs, targets):
+    for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src), args.max_size)
         styled = engine.run(img[None])[0]
         write_image(dst, adjust(img, styled, args.strength, args.preserve_colors))

@@ -35,7 +35,7 @@ def run_list(args: argparse.Namespace) -> int:
                      m.get("source", m.get("error", "?")), m.get("licence", "?")))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
     if len(rows) == 1:
         print("(no styles yet: `rtstyle styles pull udnie` or `rtstyle styles import PATH`)")
     print(f"user styles live in {user_dir()}")

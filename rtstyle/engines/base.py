@@ -41,7 +41,7 @@ class Engine(ABC):
         for _ in range(runs):
             self.run(frames)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook; most backends free on GC)
         """Release backend resources (sessions, GPU memory)."""
 
     def __enter__(self) -> Engine:
