@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options
+from rtstyle.commands._options import add_style_options, style_spec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         if src.resolve() == dst.resolve():
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
 
-    engine = open_engine(args.style, args.backend, args.threads)
+    engine = open_engine(style_spec(args), args.backend, args.threads)
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src), args.max_size)
         styled = engine.run(img[None])[0]

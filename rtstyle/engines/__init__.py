@@ -43,10 +43,24 @@ def available_backends() -> list[str]:
     return found
 
 
-def open_engine(style: Style | str, backend: str = "auto", threads: int | None = None) -> Engine:
-    """Load `style` (a Style, a catalogue name or a model-file path) on `backend`."""
-    if isinstance(style, str):
-        style = find_style(style)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def is_painting(spec: str | Path) -> bool:
+    """A style given as an image file runs on the style-swap engine, not a transform net."""
+    return Path(spec).suffix.lower() in IMAGE_SUFFIXES
+
+
+def open_engine(style: Style | str | Path, backend: str = "auto",
+                threads: int | None = None) -> Engine:
+    """Load `style` on `backend`: a Style, a catalogue name, a model-file path, or a
+    painting (image file), which gives a style-swap engine."""
+    if not isinstance(style, Style) and is_painting(style):
+        from rtstyle.swap.engine import open_swap_engine
+
+        return open_swap_engine(Path(style), backend, threads)
+    if isinstance(style, (str, Path)):
+        style = find_style(str(style))
     if backend == "auto":
         backend = available_backends()[0]
     if backend == "torch":
