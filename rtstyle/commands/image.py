@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.adjust import adjust, check_strength
     from rtstyle.engines import open_engine
     from rtstyle.errors import RtstyleError
+    from rtstyle.files import check_writable
     from rtstyle.images import fit_max_size, read_image, write_image
 
     check_strength(args.strength)
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for src, dst in zip(args.inputs, targets, strict=True):
         if src.resolve() == dst.resolve():
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
+        check_writable(dst)
 
     engine = open_engine(style_spec(args), args.backend, args.threads)
     for src, dst in zip(args.inputs, targets, strict=True):
