@@ -1,0 +1,1 @@
+"""Where stylised frames go: windows and video files."""
