@@ -1,0 +1,249 @@
+"""The style-swap engine: a painting is the style; each frame goes encoder -> swap -> decoder.
+
+The heavy parts (VGG encoder, decoder, the ONNX Runtime session) are loaded once per process
+and backend and shared by every painting, so switching style costs only encoding the new
+painting (tens of ms at 256 px). `SwapEngine.set_style` may run on a worker thread while
+another thread calls `run`: the style is swapped in with one assignment.
+
+The ONNX graph takes frames and the raw style patches as inputs, so one exported graph
+serves every painting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from rtstyle import __version__
+from rtstyle.engines.base import Engine, check_frames
+from rtstyle.errors import RtstyleError
+from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
+from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
+from rtstyle.swap.op import normalise, style_patches, swap
+
+VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # 'imagenet' (torchvision download) or a local state dict
+DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; default: shipped
+BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda")
+AUTO_BACKEND = "onnxruntime"  # measured faster on CPU, see docs/swap and issue 7's note
+MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on the swap's cost, n_patches x positions x 2304 MACs.
+
+    style_size: longer side of the style image in px (patches grow with its square);
+    max_patches: keep an evenly spaced subset of the patches; precision: "fp32", or
+    "bf16" for the patch-matching conv (torch backend only).
+    """
+
+    style_size: int = 256
+    max_patches: int | None = None
+    precision: str = "fp32"
+
+
+class SwapModel(nn.Module):
+    """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus raw style patches
+    (n, 256, 3, 3) -> stylised uint8 BGR frames of the same shape."""
+
+    def __init__(self, encoder: nn.Module, decoder: Decoder, precision: str = "fp32"):
+        super().__init__()
+        self.encoder, self.decoder, self.precision = encoder, decoder, precision
+
+    def forward(self, frames: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        content = self.encoder(frames_to_rgb(frames))["relu3_1"]
+        normed = normalise(patches)
+        if self.precision == "bf16":
+            normed = normed.bfloat16()
+        return rgb_to_frames(self.decoder(swap(content, patches, normed)))
+
+
+def vgg_weights() -> str:
+    return os.environ.get(VGG_ENV, "imagenet")
+
+
+def decoder_path() -> Path:
+    return Path(os.environ.get(DECODER_ENV, BUILTIN))
+
+
+def load_painting(path: Path, style_size: int) -> np.ndarray:
+    """The style image as BGR uint8, downscaled to `style_size` on its longer side."""
+    path = Path(path)
+    if not path.is_file():
+        raise RtstyleError(f"style image {path} does not exist; give a painting's image file")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise RtstyleError(f"cannot decode style image {path}; give a JPEG, PNG, BMP or WebP")
+    h, w = img.shape[:2]
+    scale = style_size / max(h, w)
+    if scale < 1.0:
+        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA)
+    if min(img.shape[:2]) < MIN_STYLE_SIDE:
+        raise RtstyleError(f"style image {path} is {img.shape[1]}x{img.shape[0]} px (after "
+                           f"the {style_size} px limit), too small for one 3x3 feature patch; "
+                           f"use one of at least {MIN_STYLE_SIDE} px per side")
+    return img
+
+
+class _Runtime:
+    """Everything shared by all paintings on one backend: encoder, decoder, session."""
+
+    def __init__(self, backend: str, threads: int | None, precision: str):
+        if threads:
+            torch.set_num_threads(threads)
+        self.encoder = _load_encoder()
+        self.decoder_path = decoder_path()
+        decoder, meta = load_decoder(self.decoder_path)
+        trained_with = meta.get("vgg_fingerprint")
+        if trained_with and trained_with != encoder_fingerprint(self.encoder):
+            print(f"rtstyle: warning: the style-swap decoder was trained with other VGG19 "
+                  f"weights than {vgg_weights()}; set {VGG_ENV} to the weights it records "
+                  f"({meta.get('config', {}).get('vgg_weights')}) for best results",
+                  file=sys.stderr)
+        self.model = SwapModel(self.encoder, decoder, precision).eval()
+        self.session = None
+        self.backend = "torch-cpu"
+        if backend.startswith("onnxruntime"):
+            self.session = _ort_session(self.model, self.decoder_path, backend, threads)
+            self.backend = "onnxruntime-" + ("cuda" if backend.endswith("cuda") else "cpu")
+
+    def encode(self, painting: np.ndarray, max_patches: int | None) -> torch.Tensor:
+        with torch.inference_mode():
+            features = self.encoder(frames_to_rgb(torch.from_numpy(painting[None])))["relu3_1"]
+            return style_patches(features, max_patches)
+
+    def run(self, frames: np.ndarray, patches: torch.Tensor) -> np.ndarray:
+        if self.session is not None:
+            return self.session.run(None, {"frames": frames, "patches": patches.numpy()})[0]
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(frames), patches).numpy()
+
+
+def _load_encoder() -> nn.Module:
+    from rtstyle.nets.vgg import VGGFeatures
+
+    return VGGFeatures(["relu3_1"], vgg_weights())
+
+
+def _ort_session(model: SwapModel, decoder_file: Path, backend: str, threads: int | None):
+    import onnxruntime as ort
+
+    from rtstyle.styles import home
+
+    digest = hashlib.sha256(decoder_file.read_bytes())
+    digest.update(encoder_fingerprint(model.encoder).encode())
+    path = home() / "cache" / "onnx" / f"swap-{digest.hexdigest()[:16]}-{__version__}.onnx"
+    if not path.exists():
+        export_swap_onnx(model, path)
+    providers = ["CPUExecutionProvider"]
+    if backend.endswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RtstyleError("CUDAExecutionProvider is not available in this onnxruntime; "
+                               "install rtstyle[gpu] on a machine with CUDA, "
+                               "or use --backend onnxruntime")
+        providers.insert(0, "CUDAExecutionProvider")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), opts, providers=providers)
+
+
+def export_swap_onnx(model: SwapModel, path: Path) -> Path:
+    """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
+    `patches` (float32 n,256,3,3), output `styled` frames. Written atomically."""
+    from rtstyle.export.onnx import OPSET
+    from rtstyle.files import atomic_output
+
+    if model.precision != "fp32":
+        raise RtstyleError("the ONNX swap graph is fp32 only; bf16 runs on --backend torch")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = torch.zeros(1, 64, 96, 3, dtype=torch.uint8)
+    patches = torch.rand(20, 256, 3, 3)
+    axes = {0: "batch", 1: "height", 2: "width"}
+    with atomic_output(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (frames, patches), str(tmp), input_names=["frames", "patches"],
+                          output_names=["styled"], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"frames": axes, "patches": {0: "n"}, "styled": axes})
+    return path
+
+
+_RUNTIMES: dict[tuple, _Runtime] = {}
+_LOCK = threading.Lock()
+
+
+def _runtime(backend: str, threads: int | None, precision: str) -> _Runtime:
+    key = (backend, threads, precision, vgg_weights(), decoder_path())
+    with _LOCK:
+        if key not in _RUNTIMES:
+            _RUNTIMES[key] = _Runtime(backend, threads, precision)
+        return _RUNTIMES[key]
+
+
+class SwapEngine(Engine):
+    """Style-swap with one painting at a time; `set_style` changes it cheaply."""
+
+    def __init__(self, runtime: _Runtime, painting: Path, budget: Budget):
+        self.runtime, self.budget = runtime, budget
+        self.backend = runtime.backend
+        self.set_style(painting)
+
+    def set_style(self, painting: Path) -> float:
+        """Encode `painting` and make it the style; returns the seconds it took.
+
+        Safe to call from a worker thread while another thread runs frames.
+        """
+        t0 = time.perf_counter()
+        img = load_painting(painting, self.budget.style_size)
+        patches = self.runtime.encode(img, self.budget.max_patches)
+        self._style = (Path(painting).stem, patches)
+        self.encode_seconds = time.perf_counter() - t0
+        return self.encode_seconds
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self._style[0]
+
+    @property
+    def n_patches(self) -> int:
+        return int(self._style[1].shape[0])
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        check_frames(frames)
+        _, h, w, _ = frames.shape
+        pad_h, pad_w = -h % 4, -w % 4
+        x = frames
+        if pad_h or pad_w:
+            x = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        out = self.runtime.run(np.ascontiguousarray(x), self._style[1])
+        return np.ascontiguousarray(out[:, :h, :w])
+
+
+def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None = None,
+                     budget: Budget | None = None) -> SwapEngine:
+    """A style-swap engine for `painting` on `backend` (auto, torch, onnxruntime[-cpu|-cuda])."""
+    budget = budget or Budget()
+    if backend not in BACKENDS:
+        raise RtstyleError(f"unknown backend '{backend}' for style-swap; choose one of: "
+                           + ", ".join(BACKENDS))
+    if budget.precision not in ("fp32", "bf16"):
+        raise RtstyleError(f"unknown swap precision '{budget.precision}'; use fp32 or bf16")
+    load_painting(painting, budget.style_size)  # bad style image: fail before loading nets
+    if backend == "auto":
+        backend = AUTO_BACKEND if budget.precision == "fp32" else "torch"
+    if budget.precision == "bf16" and backend != "torch":
+        raise RtstyleError("bf16 swap precision runs on --backend torch only")
+    return SwapEngine(_runtime(backend, threads, budget.precision), Path(painting), budget)

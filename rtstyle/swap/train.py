@@ -1,0 +1,182 @@
+"""Train the style-swap inverse net once, for all styles (Chen & Schmidt 2016, section 4).
+
+Objective: E_H ||Phi(f(H)) - H||^2 / E||H||^2 + tv_weight * TV(f(H)), with H drawn from
+Phi(C) (photos), Phi(S) (paintings) and Phi_ss(C, S) (photos style-swapped with paintings),
+Phi = VGG19 up to relu3_1. The feature term is relative (divided by the mean of H^2), so it
+reads as a fraction and does not depend on the VGG weights' scale. Each step uses two photo
+crops and one painting crop, giving H = [Phi(C1), Phi(S), Phi_ss(C1, S), Phi_ss(C2, S)].
+Checkpoints hold the decoder, the optimiser and the step, so an interrupted run resumes
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rtstyle.errors import RtstyleError
+from rtstyle.files import atomic_output
+from rtstyle.images import read_image
+from rtstyle.swap.decoder import Decoder, encoder_fingerprint, save_decoder
+from rtstyle.swap.op import style_patches, swap
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+SCALES = (1.0, 1.5, 2.0)  # shorter side as a multiple of the crop size
+
+
+@dataclass
+class TrainConfig:
+    photos: Path
+    paintings: Path
+    output: Path
+    steps: int = 1000
+    size: int = 128
+    lr: float = 1e-3
+    tv_weight: float = 0.5
+    vgg_weights: str = "imagenet"
+    checkpoint: Path | None = None
+    checkpoint_every: int = 50
+    resume: bool = False
+    time_limit_min: float | None = None
+    seed: int = 0
+    widths: tuple[int, int, int] = (128, 64, 32)
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+def _image_files(folder: Path, what: str) -> list[Path]:
+    if not folder.is_dir():
+        raise RtstyleError(f"{what} folder {folder} does not exist; give a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise RtstyleError(f"{what} folder {folder} holds no images (.jpg, .png, ...)")
+    return files
+
+
+def _pyramid(files: list[Path], size: int) -> list[list[torch.Tensor]]:
+    """Each image as float RGB (3, H, W) tensors at SCALES x `size` on the shorter side."""
+    out = []
+    for path in files:
+        bgr = read_image(path)
+        h, w = bgr.shape[:2]
+        levels = []
+        for s in SCALES:
+            k = s * size / min(h, w)
+            if k > 1.0 and s > 1.0:
+                continue  # don't upscale beyond the smallest level
+            im = cv2.resize(bgr, (max(size, round(w * k)), max(size, round(h * k))),
+                            interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+            levels.append(torch.from_numpy(im[..., ::-1].copy()).permute(2, 0, 1).float())
+        out.append(levels)
+    return out
+
+
+def _crop(pyramid: list[list[torch.Tensor]], size: int, g: torch.Generator) -> torch.Tensor:
+    def pick(n: int) -> int:
+        return int(torch.randint(n, (1,), generator=g))
+
+    levels = pyramid[pick(len(pyramid))]
+    im = levels[pick(len(levels))]
+    y, x = pick(im.shape[1] - size + 1), pick(im.shape[2] - size + 1)
+    crop = im[:, y:y + size, x:x + size]
+    return crop.flip(2) if pick(2) else crop
+
+
+def total_variation(rgb255: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels, image scaled to 0..1."""
+    x = rgb255 / 255.0
+    return ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + \
+        ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run training; writes cfg.output (decoder + record) and returns the record."""
+    from tqdm import tqdm
+
+    from rtstyle.nets.vgg import VGGFeatures
+
+    photos = _image_files(cfg.photos, "photos")
+    paintings = _image_files(cfg.paintings, "paintings")
+    if cfg.size < 32:
+        raise RtstyleError(f"--size {cfg.size} is too small; use at least 32")
+    ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
+    encoder = VGGFeatures(["relu3_1"], cfg.vgg_weights)
+    torch.manual_seed(cfg.seed)
+    net = Decoder(cfg.widths)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(cfg.seed)
+    start, losses, elapsed = 0, [], 0.0
+    if cfg.resume and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        g.set_state(state["rng"])
+        start, losses, elapsed = state["step"], state["losses"], state["elapsed"]
+        print(f"resuming from {ckpt} at step {start}")
+    photo_px = _pyramid(photos, cfg.size)
+    painting_px = _pyramid(paintings, cfg.size)
+
+    def encode(rgb: torch.Tensor) -> torch.Tensor:
+        return encoder(rgb)["relu3_1"]
+
+    def save_checkpoint(step: int) -> None:
+        with atomic_output(ckpt) as tmp:
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": g.get_state(),
+                        "step": step, "losses": losses,
+                        "elapsed": elapsed + time.monotonic() - t0}, tmp)
+
+    t0 = time.monotonic()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, unit="step",
+               desc="train-swap")
+    step = start
+    for step in bar:
+        with torch.no_grad():
+            c = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(2)])
+            s = _crop(painting_px, cfg.size, g)[None]
+            fc, fs = encode(c), encode(s)
+            h = torch.cat([fc[:1], fs, swap(fc, style_patches(fs))])
+        out = net(h)
+        feat_loss = F.mse_loss(encode(out), h) / h.square().mean()
+        tv = total_variation(out)
+        loss = feat_loss + cfg.tv_weight * tv
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append([round(feat_loss.item(), 5), round(tv.item(), 7)])
+        bar.set_postfix(feat=f"{feat_loss.item():.3f}", tv=f"{tv.item():.5f}")
+        done = step + 1
+        if done % cfg.checkpoint_every == 0:
+            save_checkpoint(done)
+        if cfg.time_limit_min and elapsed + time.monotonic() - t0 > cfg.time_limit_min * 60:
+            bar.write(f"time limit of {cfg.time_limit_min} min reached at step {done}")
+            break
+    else:
+        done = cfg.steps
+    bar.close()
+    if done > start:
+        save_checkpoint(done)
+    tail = losses[-50:]
+    record = {
+        "made_by": "rtstyle train-swap",
+        "command": " ".join(cfg.command),
+        "objective": "mse(relu3_1(f(H)), H) / mean(H^2) + tv_weight * TV(f(H)); "
+                     "H from [Phi(C1), Phi(S), Phi_ss(C1,S), Phi_ss(C2,S)] per step",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
+                   if k not in ("command", "output", "checkpoint")},
+        "vgg_fingerprint": encoder_fingerprint(encoder),
+        "photos": len(photos), "paintings": len(paintings),
+        "steps": done,
+        "final_feature_loss": float(np.mean([x[0] for x in tail])) if tail else None,
+        "final_tv": float(np.mean([x[1] for x in tail])) if tail else None,
+        "loss_curve": losses[:: max(1, len(losses) // 100)],
+        "train_seconds": round(elapsed + time.monotonic() - t0),
+        "torch": torch.__version__,
+    }
+    save_decoder(cfg.output, net, record)
+    return record
