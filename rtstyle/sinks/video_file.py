@@ -128,6 +128,8 @@ class VideoFileWriter:
         cmd += [a.format(crf=crf) for a in VIDEO_CODECS[ext]]
         if VIDEO_CODECS[ext][1] == "libx264":
             cmd += ["-preset", preset]
+            if timestamps is not None:  # B-frames make MP4 misstate a VFR file's duration
+                cmd += ["-bf", "0"]
         if timestamps is not None:
             cmd += ["-fps_mode", "passthrough", "-enc_time_base", "filter"]
         if fragmented:
@@ -136,7 +138,9 @@ class VideoFileWriter:
             cmd += ["-movflags", "+faststart"]
         cmd += [str(self._target)]
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Own session: Ctrl-C reaches only Python, which decides to finish or abort.
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          start_new_session=True)
         except OSError as e:
             self._stack.close()
             raise RtstyleError(f"cannot start ffmpeg ({e}); reinstall imageio-ffmpeg") from e

@@ -1,0 +1,134 @@
+"""`rtstyle video`: stylise video files, keeping their audio and timing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rtstyle.commands._options import add_style_options, style_spec
+
+# Inputs taken from a folder (by extension); outputs there are written as <stem>.mp4.
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
+                  ".flv", ".ts", ".mts", ".3gp", ".ogv"}
+
+
+def parse_time(text: str) -> float:
+    """Seconds, or [HH:]MM:SS[.frac]."""
+    try:
+        value = 0.0
+        for part in text.split(":"):
+            value = value * 60 + float(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time; use seconds or "
+                                         "[HH:]MM:SS") from None
+    if value < 0 or len(text.split(":")) > 3:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time; use seconds or [HH:]MM:SS")
+    return value
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size; use WxH, e.g. 640x360") \
+            from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"size {text} is too small; use at least 16x16")
+    return w, h
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "video", help="stylise a video file (or a folder of them), keeping the audio",
+        description="Stylise a video. Audio, frame count and timing are kept; the output "
+                    "appears only when complete. A folder INPUT writes OUTPUT/<name>.mp4.")
+    p.add_argument("input", type=Path, metavar="INPUT", help="video file or folder")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file (.mp4 H.264 by default; .mkv, .mov, .avi, .webm "
+                        "follow the extension), or a folder")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--max-size", type=int, default=None, metavar="N",
+                      help="downscale so the longer side is at most N px")
+    size.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+                      help="exact output size")
+    p.add_argument("--start", type=parse_time, default=None, metavar="T",
+                   help="start time (seconds or [HH:]MM:SS)")
+    p.add_argument("--end", type=parse_time, default=None, metavar="T", help="end time")
+    p.add_argument("--crf", type=int, default=18,
+                   help="quality: 0 lossless .. 51 worst (default 18, visually lossless)")
+    p.add_argument("--stabilize", action="store_true",
+                   help="reduce flicker by blending with the previous frame along the "
+                        "optical flow")
+    p.add_argument("--batch", type=int, default=4, help="frames per inference call (default 4)")
+    add_style_options(p)
+    p.set_defaults(run=run)
+
+
+def _jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one file, or every video in a folder into an output folder."""
+    from rtstyle.errors import RtstyleError
+
+    if not src.exists():
+        raise RtstyleError(f"input {src} does not exist")
+    if not src.is_dir():
+        if dst.is_dir():
+            dst = dst / f"{src.stem}.mp4"
+        if dst.exists() and dst.resolve() == src.resolve():
+            raise RtstyleError(f"output {dst} is the input; choose another output name")
+        return [(src, dst)]
+    videos = sorted(p for p in src.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES
+                    and p.is_file() and not p.name.startswith("."))
+    if not videos:
+        raise RtstyleError(f"folder {src} holds no video files ("
+                           + ", ".join(sorted(VIDEO_SUFFIXES)) + ")")
+    if dst.exists() and not dst.is_dir():
+        raise RtstyleError(f"{dst} is a file; a folder INPUT needs an output folder")
+    if dst.resolve() == src.resolve():
+        raise RtstyleError(f"output folder {dst} is the input folder; choose another")
+    names = [f"{p.stem}.mp4" for p in videos]
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise RtstyleError(f"two inputs in {src} would both be written as {dup}; rename one")
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RtstyleError(f"cannot create output folder {dst} ({e.strerror})") from e
+    return [(p, dst / n) for p, n in zip(videos, names, strict=True)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtstyle.adjust import check_strength
+    from rtstyle.engines import open_engine
+    from rtstyle.errors import RtstyleError
+    from rtstyle.sinks.video_file import container_of
+    from rtstyle.videostylise import VideoInterrupted, stylise_video
+
+    check_strength(args.strength)
+    if args.max_size is not None and args.max_size < 16:
+        raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")
+    jobs = _jobs(args.input, args.output)
+    for _, dst in jobs:
+        container_of(dst)  # an unwritable extension fails before the model loads
+    engine = open_engine(style_spec(args), args.backend, args.threads)
+    failed = 0
+    for src, dst in jobs:
+        try:
+            result = stylise_video(
+                engine, src, dst, max_size=args.max_size, size=args.size, start=args.start,
+                end=args.end, crf=args.crf, strength=args.strength,
+                keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch)
+        except VideoInterrupted as e:
+            print(f"rtstyle: {e}", file=sys.stderr)
+            return 130
+        except RtstyleError as e:
+            if len(jobs) == 1:
+                raise
+            print(f"rtstyle: error: {e}", file=sys.stderr)  # go on with the other videos
+            failed += 1
+            continue
+        print(f"{result.summary()} ({engine.name}, {engine.backend})")
+    if failed:
+        print(f"rtstyle: {failed} of {len(jobs)} videos failed", file=sys.stderr)
+        return 2
+    return 0
