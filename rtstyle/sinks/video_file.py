@@ -132,8 +132,9 @@ class VideoFileWriter:
                 cmd += ["-bf", "0"]
         if timestamps is not None:
             cmd += ["-fps_mode", "passthrough", "-enc_time_base", "filter"]
-        if fragmented:
-            cmd += ["-movflags", FRAGMENTED_FLAGS]
+        if fragmented:  # a fragment at least every second, so little is lost in a crash
+            cmd += ["-movflags", FRAGMENTED_FLAGS, "-frag_duration", "1000000",
+                    "-flush_packets", "1"]
         elif ext in (".mp4", ".m4v", ".mov"):
             cmd += ["-movflags", "+faststart"]
         cmd += [str(self._target)]
