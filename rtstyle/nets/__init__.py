@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from rtstyle.errors import RtstyleError
+from rtstyle.nets.lite import LiteConfig, LiteNet, lite_config
 from rtstyle.nets.transform import TransformNet, fst_config, johnson_config
 
 # arch name -> function(**options) returning the net's config. A new architecture
@@ -18,6 +19,7 @@ from rtstyle.nets.transform import TransformNet, fst_config, johnson_config
 ARCHITECTURES = {
     "fst": fst_config,
     "johnson": johnson_config,
+    "lite": lite_config,
 }
 
 
@@ -26,4 +28,5 @@ def build_net(arch: str, **options: Any) -> nn.Module:
     if arch not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
         raise RtstyleError(f"unknown architecture '{arch}'; known ones are: {known}")
-    return TransformNet(ARCHITECTURES[arch](**options))
+    cfg = ARCHITECTURES[arch](**options)
+    return LiteNet(cfg) if isinstance(cfg, LiteConfig) else TransformNet(cfg)

@@ -1,0 +1,90 @@
+"""`rtstyle train`: train a transform net for one painting (perceptual losses)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a fast style-transfer net for one painting",
+        description="Train a transform net on a folder of photos so that it paints them like "
+                    "PAINTING (Johnson et al. 2016). The result is registered as a user style.")
+    p.add_argument("--style-image", type=Path, required=True, metavar="PAINTING")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR",
+                   help="folder of training photos (a few are held out for samples/evaluation)")
+    p.add_argument("-o", "--output", required=True, metavar="NAME", help="style name to register")
+    p.add_argument("--arch", default="fst", choices=["fst", "johnson", "lite"],
+                   help="fst (full, default), johnson (pytorch/examples) or lite (real time "
+                        "on a CPU)")
+    p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
+    p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
+    p.add_argument("--steps", type=int, default=2000, help="total optimiser steps (default 2000)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    for term, value in DEFAULT_WEIGHTS.items():
+        p.add_argument(f"--{term}-weight", type=float, default=value,
+                       help=f"weight of the {term} loss term (default {value:g})")
+    content = ",".join(DEFAULT_CONTENT_LAYERS)
+    p.add_argument("--content-layers", default=content,
+                   help=f"comma-separated VGG19 layers (default {content})")
+    p.add_argument("--style-layers", default=",".join(DEFAULT_STYLE_LAYERS),
+                   help=f"comma-separated VGG19 layers (default {','.join(DEFAULT_STYLE_LAYERS)}; "
+                        "with the full VGG19, e.g. relu1_2,relu2_2,relu3_4,relu4_2)")
+    p.add_argument("--style-size", type=int, default=256,
+                   help="painting's longer side in px for the style targets; larger gives "
+                        "larger brush strokes (default 256)")
+    p.add_argument("--vgg-weights", default="imagenet", metavar="PATH|imagenet",
+                   help="loss network: 'imagenet' (torchvision download) or a local VGG19 "
+                        "features state dict (.safetensors or .pth)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="samples, checkpoint and model (default $RTSTYLE_HOME/training/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from the workdir's checkpoint")
+    p.add_argument("--sample-every", type=int, default=100, help="steps between sample sheets")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="stop after this many minutes of training (in all, across resumes) "
+                        "and write the model as it is")
+    p.add_argument("--holdout", type=int, default=4, help="photos held out of training (default 4)")
+    p.add_argument("--licence", default=None, help="licence recorded in the model file")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from rtstyle.errors import RtstyleError
+    from rtstyle.styles import home
+    from rtstyle.train.trainer import TrainConfig, train
+
+    if not args.style_image.is_file():
+        raise RtstyleError(f"--style-image {args.style_image} does not exist; give a painting")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    layers = {k: [x.strip() for x in getattr(args, k).split(",") if x.strip()]
+              for k in ("content_layers", "style_layers")}
+    extra = {"licence": args.licence} if args.licence else {}
+    cfg = TrainConfig(
+        style_image=args.style_image, data=args.data, name=args.output,
+        workdir=args.workdir or home() / "training" / args.output, arch=args.arch,
+        size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
+        content_weight=args.content_weight, style_weight=args.style_weight,
+        tv_weight=args.tv_weight, style_size=args.style_size, vgg_weights=args.vgg_weights,
+        holdout=args.holdout, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, resume=args.resume, seed=args.seed,
+        time_limit_min=args.time_limit,
+        **layers, **extra)
+    result = train(cfg)
+    if result.interrupted:
+        print(f"stopped at step {result.steps}; checkpoint saved in {cfg.workdir}. "
+              "Run the same command with --resume to continue.")
+        return 130
+    losses = result.record["final_losses"]
+    print(f"trained '{cfg.name}' for {result.steps} steps in {result.record['time_s']} s "
+          f"(content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}); "
+          f"model {result.model}, registered as user style '{cfg.name}'")
+    return 0

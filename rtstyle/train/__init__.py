@@ -1,0 +1,11 @@
+"""Training transform nets with perceptual losses (Johnson et al. 2016): `rtstyle train`.
+
+The defaults live here, free of heavy imports, so the CLI can show them cheaply.
+"""
+
+# The offline VGG19 stops at relu3_4, so the default layers stay within it; style stops
+# at relu3_1 because relu3_2..relu3_4 (three 256-channel convs) would double VGG's cost.
+DEFAULT_CONTENT_LAYERS = ("relu2_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_1")
+# Weights of the relative loss terms (see losses.PerceptualLoss), tuned on udnie.
+DEFAULT_WEIGHTS = {"content": 1.0, "style": 5.0, "tv": 10.0}
