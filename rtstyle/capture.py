@@ -115,7 +115,7 @@ def _quiet_opencv() -> Callable[[], None]:
     return lambda: cv2.utils.logging.setLogLevel(level)
 
 
-def _camera_backends() -> list[int]:
+def camera_backends() -> list[int]:
     """The camera APIs this OpenCV build really has, the platform's native one first."""
     native = {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_MSMF, "darwin": cv2.CAP_AVFOUNDATION}
     apis = [a for a in cv2.videoio_registry.getCameraBackends()
@@ -124,7 +124,7 @@ def _camera_backends() -> list[int]:
     return sorted(apis, key=lambda a: a != first)
 
 
-def _api_name(api: int) -> str:
+def api_name(api: int) -> str:
     return cv2.videoio_registry.getBackendName(api)
 
 
@@ -163,7 +163,7 @@ class CaptureSource(Source):
                 if cap.isOpened():
                     if self.kind == "camera":
                         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames in the driver
-                    self.cap, self.api_used = cap, _api_name(api)
+                    self.cap, self.api_used = cap, api_name(api)
                     return True
                 cap.release()
             return False
@@ -171,7 +171,7 @@ class CaptureSource(Source):
             undo()
 
     def _open_error(self) -> str:
-        tried = ", ".join(_api_name(a) for a in self.apis)
+        tried = ", ".join(api_name(a) for a in self.apis)
         if self.kind == "camera":
             return (f"cannot open camera {self.target} (tried OpenCV backends: {tried}); check "
                     "that it is connected and not in use, or use --source FILE or --demo")
@@ -229,7 +229,7 @@ def open_source(spec: str | None, size: tuple[int, int] | None = None,
             raise RtstyleError(f"camera {spec} does not exist; cameras here: "
                                + ", ".join(video_devices()))
         target: int | str = int(spec) if spec.isdigit() else spec
-        return CaptureSource(target, "camera", _camera_backends(), size or DEFAULT_CAMERA_SIZE)
+        return CaptureSource(target, "camera", camera_backends(), size or DEFAULT_CAMERA_SIZE)
     path = Path(spec)
     if not path.exists():
         raise RtstyleError(f"source {spec} does not exist; give a camera index (0), "

@@ -23,7 +23,6 @@ import numpy as np
 
 from rtstyle.adjust import adjust
 from rtstyle.capture import CaptureThread, NewestSlot, Source
-from rtstyle.engines import open_engine
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 
@@ -117,6 +116,8 @@ class EngineSwitcher:
         self._loader.start()
 
     def _load(self, label: str, spec: str | Path) -> None:
+        from rtstyle.engines import open_engine
+
         t0 = time.monotonic()
         engine = None
         try:

@@ -81,10 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     from rtstyle.adjust import check_strength
     from rtstyle.capture import open_source, parse_size
-    from rtstyle.engines import open_engine
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
-    from rtstyle.pipeline import Controls, Pipeline
 
     check_strength(args.strength)
     if args.no_display and not (args.record or args.max_frames or args.stats_json):
@@ -107,13 +105,16 @@ def run(args: argparse.Namespace) -> int:
 
         check_display()
     size = parse_size(args.size) if args.size else None
-    menu = _menu(args)
 
     def log(message: str) -> None:
         print(f"rtstyle: {message}", file=sys.stderr, flush=True)
 
+    from rtstyle.engines import open_engine
+    from rtstyle.pipeline import Controls, Pipeline
+
     source = open_source(args.source, size, demo=args.demo)
     try:
+        menu = _menu(args)
         if size is None:  # process at the source's own size
             first = source.read()
             if first is None:

@@ -1,0 +1,127 @@
+"""The window, as a user sees it: `rtstyle webcam` on a virtual X screen (Xvfb), checked by
+grabbing the real screen (ImageMagick `import`) and pressing real keys (xdotool)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+from test_webcam import tiny_style
+
+from rtstyle.demo import landscape
+from rtstyle.metrics import psnr
+
+TOOLS = ("Xvfb", "xdotool", "import")
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in TOOLS),
+    reason="needs Xvfb, xdotool and ImageMagick's import (apt-get install xvfb xdotool "
+           "imagemagick; .ci/run does it)")
+W, H = 320, 240
+
+
+@pytest.fixture
+def display():
+    """A private virtual screen; -displayfd lets Xvfb pick a free display number."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x480x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        number = f.readline().strip()
+    assert number, "Xvfb did not start"
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+def x(display: str, *cmd: str) -> str:
+    return subprocess.run(cmd, env={**os.environ, "DISPLAY": display}, capture_output=True,
+                          text=True, check=True, timeout=30).stdout
+
+
+def grab(display: str, geometry: dict) -> np.ndarray:
+    """The window's pixels, taken from the screen."""
+    png = subprocess.run(["import", "-display", display, "-window", "root", "png:-"],
+                         capture_output=True, check=True, timeout=30).stdout
+    screen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    x0, y0 = geometry["X"], geometry["Y"]
+    return screen[y0:y0 + H, x0:x0 + W]
+
+
+def wait_for(display, geometry, expected, deadline_s=120.0):
+    """Grab until the lower part of the window (below the HUD) shows `expected`."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        shot = grab(display, geometry)
+        if psnr(shot[H // 2:], expected[H // 2:]) > 35:
+            return shot
+        time.sleep(0.5)
+    pytest.fail("the window never showed the expected stylised frame")
+
+
+def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
+        tmp_path, rtstyle_home, display):
+    from rtstyle.engines import open_engine
+
+    alpha, beta = tiny_style(rtstyle_home, "alpha", 1), tiny_style(rtstyle_home, "beta", 2)
+    clip = tmp_path / "still.avi"  # a still scene, so every frame's stylisation is known
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (W, H))
+    scene = cv2.resize(landscape(2 * W, 2 * H), (W, H), interpolation=cv2.INTER_AREA)
+    for _ in range(10):
+        out.write(scene)
+    out.release()
+    cap = cv2.VideoCapture(str(clip))
+    frame = cap.read()[1]
+    cap.release()
+    expect = {p.stem: open_engine(p, "onnxruntime").run(frame[None])[0] for p in (alpha, beta)}
+    assert psnr(expect["alpha"], expect["beta"]) < 20  # the two styles look different
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "rtstyle", "webcam", "--source", str(clip), "--loop",
+         "--style", "alpha", "--backend", "onnxruntime", "--output-dir", str(shots)],
+        env={**os.environ, "DISPLAY": display}, stderr=subprocess.PIPE, text=True)
+    try:
+        win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle").split()[0]
+        end = time.monotonic() + 120
+        while time.monotonic() < end:  # the window takes the frame's size on the first frame
+            geometry = {k: int(v) for k, v in (line.split("=") for line in x(
+                display, "xdotool", "getwindowgeometry", "--shell", win).split())}
+            if (geometry["WIDTH"], geometry["HEIGHT"]) == (W, H):
+                break
+            time.sleep(0.2)
+        assert (geometry["WIDTH"], geometry["HEIGHT"]) == (W, H)
+
+        shot = wait_for(display, geometry, expect["alpha"])
+        cv2.imwrite(str(tmp_path / "alpha.png"), shot)
+        # HUD: a dark box in the top-left corner with white text on it.
+        hud, under = shot[:40, :120], expect["alpha"][:40, :120]
+        assert np.median(hud) < 0.5 * np.median(under)
+        assert (hud.min(axis=2) > 200).sum() > 30
+
+        x(display, "xdotool", "windowfocus", "--sync", win, "key", "n")
+        shot = wait_for(display, geometry, expect["beta"])
+        cv2.imwrite(str(tmp_path / "beta.png"), shot)
+        assert psnr(shot[H // 2:], expect["alpha"][H // 2:]) < 25
+
+        x(display, "xdotool", "key", "s")  # screenshot: the clean frame, without the HUD
+        end = time.monotonic() + 30
+        while not list(shots.glob("*.png")) and time.monotonic() < end:
+            time.sleep(0.2)
+        saved = cv2.imread(str(next(shots.glob("rtstyle-*.png"))))
+        assert psnr(saved, expect["beta"]) > 35
+
+        x(display, "xdotool", "key", "q")
+        err = app.communicate(timeout=60)[1]
+    finally:
+        app.kill()
+    assert app.returncode == 0, err
+    assert "beta ready" in err and "saved" in err
