@@ -30,7 +30,7 @@ class Stabilizer:
         warped previous content at which trust falls to about a third.
     """
 
-    def __init__(self, weight: float = 0.7, flow_tolerance: float = 1.0,
+    def __init__(self, weight: float = 0.8, flow_tolerance: float = 1.0,
                  color_tolerance: float = 12.0) -> None:
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"stabilizer weight must be in [0, 1), got {weight}")

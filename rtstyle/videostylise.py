@@ -199,9 +199,11 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
 
 
 def _finish(threads, reader: FrameReader, writer: VideoFileWriter, bar) -> None:
-    """Tear down after a failure or interrupt: stop ffmpeg, drop the unfinished file."""
+    """Tear down after a failure or interrupt: stop both ffmpeg processes (which unblocks
+    any stage waiting on them), drop the unfinished file, and wait for every stage to end:
+    a stage still inside the engine when Python exits would crash the interpreter."""
     reader.close()
-    for t in threads:
-        t.join(5)
     writer.abort()
+    for t in threads:
+        t.join()
     bar.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import threading
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -118,6 +119,8 @@ class VideoFileWriter:
                 cmd += ["-to", f"{audio_end:.6f}"]
             cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a"]
             cmd += audio_args(ext, audio_codecs)
+            if audio_start:  # stream copy would otherwise keep packets from before the start
+                cmd += ["-copypriorss:a", "0"]
         filters = []
         if w % 2 or h % 2:  # 4:2:0 chroma needs even sides: drop the odd last row/column
             filters.append("crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0")
@@ -146,6 +149,7 @@ class VideoFileWriter:
             self._stack.close()
             raise RtstyleError(f"cannot start ffmpeg ({e}); reinstall imageio-ffmpeg") from e
         self._stderr = StderrTail(self._proc)
+        self._abort_lock = threading.Lock()
         self._open = True
 
     def _timestamp_filter(self, timestamps: Sequence[float], fps: Fraction,
@@ -175,24 +179,30 @@ class VideoFileWriter:
                                f"{frame.dtype} {'x'.join(map(str, frame.shape))}")
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame).data)
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):  # ValueError: aborted meanwhile
             self._proc.wait()
             self._stderr.join()
             self.abort()
             raise RtstyleError(f"could not write {self.path}: ffmpeg stopped "
-                               f"({self._stderr.last_error()})") from None
+                               f"({self._stderr.last_error()}); check free space and "
+                               "permissions") from None
         self.frames_written += 1
 
     def close(self) -> None:
-        """Finish encoding and move the file into place; raises if ffmpeg failed."""
+        """Finish encoding and move the file into place; raises if ffmpeg failed.
+        Interrupted while finishing (Ctrl-C), it removes the unfinished file."""
         if not self._open:
             return
-        self._open = False
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self._proc.stdin.close()
-        rc = self._proc.wait()
-        self._stderr.join()
+        try:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._proc.stdin.close()
+            rc = self._proc.wait()
+            self._stderr.join()
+        except BaseException:
+            self.abort()
+            raise
         self._cleanup_cmds()
+        self._open = False
         if rc != 0 or self.frames_written == 0:
             why = (f"ffmpeg failed ({self._stderr.last_error()}); check free space and "
                    "permissions" if rc != 0 else "no frames were written")
@@ -201,18 +211,19 @@ class VideoFileWriter:
         self._stack.close()  # renames into place
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the unfinished file."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self._proc.stdin.close()
-        self._proc.wait()
-        self._cleanup_cmds()
-        if self._open:
-            self._open = False
-            self._stack.__exit__(RtstyleError, RtstyleError("aborted"), None)
-            if self._target == self.path:  # not atomic: nothing else would remove it
-                self.path.unlink(missing_ok=True)
+        """Stop ffmpeg and delete the unfinished file (safe from any thread, repeatedly)."""
+        with self._abort_lock:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._cleanup_cmds()
+            if self._open:
+                self._open = False
+                self._stack.__exit__(RtstyleError, RtstyleError("aborted"), None)
+                if self._target == self.path:  # not atomic: nothing else would remove it
+                    self.path.unlink(missing_ok=True)
 
     def _cleanup_cmds(self) -> None:
         if self._sendcmd is not None:
