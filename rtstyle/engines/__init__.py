@@ -7,39 +7,65 @@ means adding it here and nowhere else. `auto` takes the fastest one available.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 from rtstyle import __version__
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
+from rtstyle.export.tensorrt import ENGINE_SUFFIX
 from rtstyle.styles import Style, find_style, home
 
-# In `auto` order: fastest first.
-BACKENDS = ["onnxruntime-cuda", "onnxruntime", "torch"]
+# `auto` takes the first available, fastest first. onnxruntime-trt and openvino are left
+# out of `auto`: ORT-TRT builds its engine inside the first frame (minutes of stall),
+# and openvino is an optional extra (see README, "Backends").
+AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "onnxruntime", "torch"]
+BACKENDS = ["tensorrt", "onnxruntime-trt", "onnxruntime-cuda", "onnxruntime",
+            "onnxruntime-cpu", "openvino", "torch"]
+GPU_BACKENDS = {"tensorrt": "tensorrt", "onnxruntime-trt": "trt", "onnxruntime-cuda": "cuda"}
 
 
-def onnx_file(style: Style) -> Path:
-    """The style as an ONNX graph: the file itself, or a cached export of its weights."""
+def onnx_file(style: Style, precision: str = "fp32") -> Path:
+    """The style as an ONNX graph: the file itself, or a cached export of its weights
+    (fp32, or fp16 with instance norm kept fp32 for GPU backends)."""
     if style.is_onnx:
         return style.path
     from rtstyle.export.onnx import export_onnx
     from rtstyle.modelfile import load_net
 
     digest = hashlib.sha256(style.path.read_bytes()).hexdigest()[:16]
-    cached = home() / "cache" / "onnx" / f"{style.name}-{digest}-{__version__}.onnx"
+    cached = home() / "cache" / "onnx" / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         net, meta = load_net(style.path)
-        export_onnx(net, cached, meta)
+        if precision == "fp32":
+            export_onnx(net, cached, meta)
+        else:
+            from rtstyle.export.fp16 import convert_file
+
+            convert_file(onnx_file(style), cached)
     return cached
 
 
+def cuda_visible() -> bool:
+    """A CUDA GPU that torch can use (the GPU backends move frames with torch)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover (torch is a core dependency)
+        return False
+    return torch.cuda.is_available()
+
+
 def available_backends() -> list[str]:
+    """Backends usable on this machine, in `auto` order."""
     from rtstyle.engines.onnxruntime_engine import available_providers
 
     found = ["onnxruntime", "torch"]
-    if "CUDAExecutionProvider" in available_providers():
-        found.insert(0, "onnxruntime-cuda")
+    if cuda_visible():
+        if "CUDAExecutionProvider" in available_providers():
+            found.insert(0, "onnxruntime-cuda")
+        if importlib.util.find_spec("tensorrt") is not None:
+            found.insert(0, "tensorrt")
     return found
 
 
@@ -59,10 +85,26 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         from rtstyle.swap.engine import open_swap_engine
 
         return open_swap_engine(Path(style), backend, threads)
+    if not isinstance(style, Style) and Path(style).suffix == ENGINE_SUFFIX:
+        return _open_engine_file(Path(style), backend)
     if isinstance(style, (str, Path)):
         style = find_style(str(style))
     if backend == "auto":
         backend = available_backends()[0]
+    if backend in GPU_BACKENDS and not cuda_visible():
+        raise RtstyleError(f"--backend {backend} needs an NVIDIA GPU with CUDA, and none is "
+                           "visible here; the nearest thing that works is --backend "
+                           "onnxruntime (CPU), or auto")
+    if backend == "tensorrt":
+        from rtstyle.engines.tensorrt_engine import TensorRTEngine
+
+        source = onnx_file(style, "fp32" if style.is_onnx else "fp16")
+        return TensorRTEngine(source.read_bytes(), style.name, home() / "cache" / "tensorrt")
+    if backend == "openvino":
+        from rtstyle.engines.openvino_engine import OpenVinoEngine
+
+        return OpenVinoEngine(onnx_file(style), style.name, threads,
+                              fixed_size=style.meta.get("fixed_size"))
     if backend == "torch":
         if style.is_onnx:
             raise RtstyleError(f"style '{style.name}' is an ONNX file and cannot run on torch; "
@@ -71,13 +113,35 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         from rtstyle.modelfile import load_net
 
         return TorchEngine(load_net(style.path)[0], style.name, threads)
-    if backend in ("onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda"):
+    if backend in ("onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda", "onnxruntime-trt"):
         from rtstyle.engines.onnxruntime_engine import OnnxRuntimeEngine
 
-        device = "cuda" if backend == "onnxruntime-cuda" else "cpu"
+        device = GPU_BACKENDS.get(backend, "cpu")
         meta = style.meta
-        return OnnxRuntimeEngine(onnx_file(style), style.name, device, threads,
+        # CUDA gets the fp16 graph of a catalogue style (instance norm kept fp32).
+        source = onnx_file(style, "fp16" if device == "cuda" and not style.is_onnx else "fp32")
+        return OnnxRuntimeEngine(source, style.name, device, threads,
                                  io=meta.get("onnx_io", "frames"),
-                                 fixed_size=meta.get("fixed_size"))
+                                 fixed_size=meta.get("fixed_size"),
+                                 cache_dir=home() / "cache" / "onnxruntime-trt")
     raise RtstyleError(f"unknown backend '{backend}'; choose auto or one of: "
                        + ", ".join(BACKENDS))
+
+
+
+def _open_engine_file(path: Path, backend: str) -> Engine:
+    """An exported TensorRT engine file: it runs on TensorRT only, and rebuilds itself from
+    the ONNX inside it when it was built for another GPU or TensorRT version."""
+    if backend not in ("auto", "tensorrt"):
+        raise RtstyleError(f"{path} is a TensorRT engine and runs only on --backend tensorrt; "
+                           "use the .onnx export for other backends")
+    if not path.is_file():
+        raise RtstyleError(f"engine file {path} does not exist")
+    from rtstyle.engines.tensorrt_engine import TensorRTEngine
+    from rtstyle.export.tensorrt import EngineFile, require_tensorrt
+
+    require_tensorrt()
+    engine_file = EngineFile.read(path)
+    name = engine_file.header.get("style_meta", {}).get("style", path.stem)
+    return TensorRTEngine(engine_file.onnx_bytes, name, home() / "cache" / "tensorrt",
+                          engine_file)

@@ -1,8 +1,9 @@
-"""ONNX Runtime backend: CPU, or CUDA when onnxruntime-gpu and a GPU are present."""
+"""ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers of onnxruntime-gpu."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,14 +12,38 @@ import onnxruntime as ort
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
 
-PROVIDERS = {
-    "cpu": ["CPUExecutionProvider"],
-    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-}
+PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
+            "trt": "TensorrtExecutionProvider"}
 
 
 def available_providers() -> set[str]:
     return set(ort.get_available_providers())
+
+
+def providers_for(device: str, cache_dir: Path | None,
+                  fixed_size: tuple[int, int] | None) -> list[Any]:
+    """The provider list for a device, most preferred first, CPU as the fallback.
+
+    The TensorRT provider keeps its engines and timing cache in `cache_dir`, and gets a
+    profile fixed to the graph's size when it has one (narrow profiles are fastest)."""
+    if device == "cpu":
+        return [PROVIDER["cpu"]]
+    chain: list[Any] = [PROVIDER["cuda"], PROVIDER["cpu"]]
+    if device == "trt":
+        # No trt_fp16_enable: the provider builds weakly typed networks, where TensorRT
+        # may run instance norm in fp16 (wrong output). The native `tensorrt` backend
+        # is the fp16 path: strongly typed, norm kept fp32.
+        opts: dict[str, Any] = {"trt_engine_cache_enable": True, "trt_timing_cache_enable": True}
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            opts["trt_engine_cache_path"] = str(cache_dir)
+            opts["trt_timing_cache_path"] = str(cache_dir)
+        if fixed_size:
+            shape = f"frames:1x{fixed_size[0]}x{fixed_size[1]}x3"
+            opts.update(trt_profile_min_shapes=shape, trt_profile_opt_shapes=shape,
+                        trt_profile_max_shapes=shape)
+        chain.insert(0, (PROVIDER["trt"], opts))
+    return chain
 
 
 class OnnxRuntimeEngine(Engine):
@@ -27,11 +52,14 @@ class OnnxRuntimeEngine(Engine):
     `fixed_size` (h, w) is set for graphs exported at one size; frames are resized to it."""
 
     def __init__(self, path: Path, name: str, device: str = "cpu", threads: int | None = None,
-                 io: str = "frames", fixed_size: tuple[int, int] | None = None):
-        providers = PROVIDERS[device]
-        if providers[0] not in available_providers():
-            raise RtstyleError(f"{providers[0]} is not available in this onnxruntime; install "
-                               "rtstyle[gpu] on a machine with CUDA, or use --backend onnxruntime")
+                 io: str = "frames", fixed_size: tuple[int, int] | None = None,
+                 cache_dir: Path | None = None):
+        providers = providers_for(device, cache_dir, fixed_size)
+        first = providers[0] if isinstance(providers[0], str) else providers[0][0]
+        if first not in available_providers():
+            raise RtstyleError(f"{first} is not available in this onnxruntime; install "
+                               "rtstyle[gpu] (onnxruntime-gpu) on a machine with CUDA, or use "
+                               "--backend onnxruntime")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -41,6 +69,9 @@ class OnnxRuntimeEngine(Engine):
         except Exception as e:  # ORT raises its own Fail/InvalidGraph types
             raise RtstyleError(f"ONNX Runtime cannot load {path} ({str(e).splitlines()[0]}); "
                                "the file is corrupt or not a model, re-export it") from e
+        if device != "cpu" and self.session.get_providers()[0] != first:
+            raise RtstyleError(f"{first} could not start (CUDA/cuDNN or TensorRT libraries "
+                               "missing?); use --backend onnxruntime")
         self.input = self.session.get_inputs()[0].name
         self.io, self.fixed_size = io, fixed_size
         self.backend, self.name = f"onnxruntime-{device}", name

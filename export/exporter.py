@@ -1,0 +1,135 @@
+"""`rtstyle export` as a library call: a style in, a deployable ONNX or TensorRT file out.
+
+Every route starts from the style's fp32 ONNX graph (exported from the weights, or the
+style's own graph when it is an ONNX file) and derives the precision from it: fp16 by
+type conversion, int8 by calibrated static quantisation. TensorRT engines are built
+from that ONNX and carry it, so they can rebuild themselves on another GPU.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from rtstyle.errors import RtstyleError
+from rtstyle.export.onnx import export_onnx, get_metadata, load_checked, set_metadata
+from rtstyle.export.tensorrt import ENGINE_SUFFIX, Profile
+from rtstyle.files import atomic_output, check_writable
+
+FORMATS = ("onnx", "tensorrt")
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_TRT_SIZE = (480, 640)
+
+
+@dataclass
+class ExportRequest:
+    style: str
+    format: str = "onnx"
+    precision: str = "fp32"
+    size: tuple[int, int] | None = None  # (h, w): fixed shape
+    profile: Profile | None = None  # TensorRT MIN:OPT:MAX (ONNX: recorded as a hint)
+    output: Path | None = None
+    calibrate: list[Path] | None = None  # int8 calibration photos / videos / folders
+    calibration_frames: int = 16
+
+
+def default_output(style_name: str, fmt: str, precision: str) -> Path:
+    return Path(f"{style_name}-{precision}{ENGINE_SUFFIX if fmt == 'tensorrt' else '.onnx'}")
+
+
+def _fp32_graph(style, size: tuple[int, int] | None) -> onnx.ModelProto:
+    if style.is_onnx:
+        if style.meta.get("onnx_io", "frames") != "frames":
+            raise RtstyleError(f"style '{style.name}' is a foreign ONNX graph (float NCHW "
+                               "input); only rtstyle's own graphs can be re-exported")
+        if size:
+            raise RtstyleError(f"style '{style.name}' is an ONNX file, whose shape is fixed "
+                               "when it was exported; leave out --size")
+        return load_checked(style.path)
+    from rtstyle.modelfile import load_net
+
+    net, meta = load_net(style.path)
+    with tempfile.TemporaryDirectory(prefix="rtstyle-export-") as tmp:
+        path = export_onnx(net, Path(tmp) / "fp32.onnx", meta, size)
+        return onnx.load(str(path))
+
+
+def _default_calibration() -> list[Path]:
+    """$RTSTYLE_ASSETS' photos and videos, when the development assets are around."""
+    import os
+
+    root = os.environ.get("RTSTYLE_ASSETS")
+    found = [Path(root) / d for d in ("photos", "train-photos", "videos")] if root else []
+    found = [p for p in found if p.is_dir()]
+    if not found:
+        raise RtstyleError("int8 needs calibration frames; give --calibrate with a folder of "
+                           "photos or a video like what you will stylise")
+    return found
+
+
+def _convert(fp32: onnx.ModelProto, req: ExportRequest) -> tuple[onnx.ModelProto, dict]:
+    """The graph at the requested precision, and the metadata to add."""
+    if req.precision == "fp32":
+        return fp32, {}
+    if req.precision == "fp16":
+        from rtstyle.export.fp16 import to_fp16
+
+        return to_fp16(fp32), {}
+    from rtstyle.export.quantize import CALIBRATION_SIZE, calibration_frames, quantize_int8
+
+    sources = req.calibrate or _default_calibration()
+    frames = calibration_frames(sources, req.calibration_frames, req.size or CALIBRATION_SIZE)
+    target = "tensorrt" if req.format == "tensorrt" else "cpu"
+    print(f"calibrating int8 on {len(frames)} frames ...", file=sys.stderr)
+    q = quantize_int8(fp32, frames, target)
+    return q, {"int8": {"target": target, "calibration_frames": len(frames),
+                        "calibration_sources": [str(s) for s in sources]}}
+
+
+def export_style(req: ExportRequest) -> Path:
+    """Write the export and return its path. Checks every input before any slow work."""
+    from rtstyle.styles import find_style, home
+
+    if req.format not in FORMATS:
+        raise RtstyleError(f"unknown format '{req.format}'; choose onnx or tensorrt")
+    if req.precision not in PRECISIONS:
+        raise RtstyleError(f"unknown precision '{req.precision}'; choose fp32, fp16 or int8")
+    if req.size and req.profile:
+        raise RtstyleError("give either --size or --dynamic, not both")
+    style = find_style(req.style)
+    out = Path(req.output or default_output(style.name, req.format, req.precision))
+    check_writable(out)
+    if req.format == "tensorrt":
+        from rtstyle.export.tensorrt import require_tensorrt
+
+        require_tensorrt()  # fail now, not after calibration
+    if req.calibrate:
+        from rtstyle.export.quantize import _files
+
+        if req.precision != "int8":
+            raise RtstyleError("--calibrate only applies to --precision int8")
+        _files(req.calibrate)  # missing paths fail now
+
+    onnx_size = req.size if req.format == "onnx" else None  # TensorRT shapes come from profiles
+    fp32 = _fp32_graph(style, onnx_size)
+    graph, extra = _convert(fp32, req)
+    meta = {**get_metadata(fp32), **extra, "precision": req.precision}
+    if req.profile and req.format == "onnx":
+        meta["profile_hint"] = req.profile.label()
+    set_metadata(graph, meta)
+    onnx.checker.check_model(graph)
+    if req.format == "onnx":
+        with atomic_output(out) as tmp:
+            onnx.save(graph, str(tmp))
+        return out
+    from rtstyle.export.tensorrt import make_engine_file
+
+    profile = req.profile or Profile.fixed(*(req.size or DEFAULT_TRT_SIZE))
+    engine = make_engine_file(graph.SerializeToString(), meta, req.precision, profile,
+                              home() / "cache" / "tensorrt")
+    engine.write(out)
+    return out

@@ -1,0 +1,49 @@
+"""`rtstyle export`: a style as an ONNX graph (fp32, fp16, int8) or a TensorRT engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a style to ONNX (fp32/fp16/int8) or a TensorRT engine",
+        description="Export a style for deployment. The file runs directly with "
+                    "`rtstyle image|video|webcam --style FILE`.")
+    p.add_argument("--style", required=True, help="style name or model file")
+    p.add_argument("--format", default="onnx", choices=["onnx", "tensorrt"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="fp16: GPUs (instance norm kept fp32); int8: VNNI CPUs / TensorRT")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--size", metavar="WxH",
+                       help="fix the frame size (TensorRT default: 640x480); "
+                            "ONNX default: any size")
+    shape.add_argument("--dynamic", metavar="MIN:OPT:MAX",
+                       help="TensorRT profile over sizes, e.g. 320x240:640x480:1280x720")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="output file (default: STYLE-PRECISION.onnx / .engine)")
+    p.add_argument("--calibrate", type=Path, nargs="+", default=None, metavar="PATH",
+                   help="int8: photos, videos or folders to calibrate on "
+                        "(default: $RTSTYLE_ASSETS photos and videos)")
+    p.add_argument("--calibration-frames", type=int, default=16, metavar="N",
+                   help="int8: how many frames to calibrate on (default 16)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtstyle.errors import RtstyleError
+    from rtstyle.export.exporter import ExportRequest, export_style
+    from rtstyle.export.tensorrt import parse_profile, parse_size
+
+    if args.calibration_frames < 1:
+        raise RtstyleError("--calibration-frames must be at least 1")
+    req = ExportRequest(
+        style=args.style, format=args.format, precision=args.precision,
+        size=parse_size(args.size) if args.size else None,
+        profile=parse_profile(args.dynamic) if args.dynamic else None,
+        output=args.output, calibrate=args.calibrate,
+        calibration_frames=args.calibration_frames)
+    out = export_style(req)
+    print(f"wrote {out} ({args.format}, {args.precision})")
+    return 0

@@ -1,0 +1,101 @@
+"""TensorRT backend: a plan built from the style's ONNX, run with torch CUDA buffers.
+
+Frames go to the GPU as uint8 NHWC (the graph does the BGR/float conversion), the
+context reads and writes torch tensors through set_tensor_address, and execute_async_v3
+runs on a private CUDA stream. Opened from a style, an engine is built (or taken from
+the cache) for each frame size on first sight, with a profile fixed to that size;
+opened from an exported engine file, frames outside its profile are resized to the
+profile's optimum size and back.
+
+Written against TensorRT 10; not verified on a GPU yet (see README, Verification status).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from rtstyle.engines.base import Engine, check_frames
+from rtstyle.errors import RtstyleError
+from rtstyle.export.tensorrt import (
+    MAX_BATCH,
+    EngineFile,
+    Profile,
+    load_plan,
+    require_tensorrt,
+)
+
+
+class TensorRTEngine(Engine):
+    def __init__(self, onnx_bytes: bytes, name: str, cache_dir: Path,
+                 engine_file: EngineFile | None = None):
+        self.trt = require_tensorrt()
+        import torch
+
+        self.torch = torch
+        self.onnx_bytes, self.cache_dir, self.name = onnx_bytes, cache_dir, name
+        self.stream = torch.cuda.Stream()
+        self.loaded: dict[Profile, tuple[Any, Any, Any]] = {}  # runtime, engine, context
+        self.fixed: Profile | None = None
+        self.backend = "tensorrt"
+        if engine_file is not None:
+            self.fixed = engine_file.profile
+            self._load(self.fixed, engine_file.plan, engine_file.header)
+            self.backend = f"tensorrt-{engine_file.header.get('precision', 'fp32')}"
+
+    def _load(self, profile: Profile, plan: bytes | None = None,
+              built_for: dict[str, Any] | None = None) -> Any:
+        runtime, engine = load_plan(self.onnx_bytes, profile, self.cache_dir, plan, built_for)
+        context = engine.create_execution_context()
+        if context is None:
+            raise RtstyleError("TensorRT could not create an execution context (out of GPU "
+                               "memory?); close other GPU programs or use a smaller --size")
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        inputs = [n for n in names if engine.get_tensor_mode(n) == self.trt.TensorIOMode.INPUT]
+        outputs = [n for n in names if n not in inputs]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise RtstyleError(f"engine for '{self.name}' has inputs {inputs} and outputs "
+                               f"{outputs}; rtstyle engines take one frame tensor")
+        self.loaded[profile] = (runtime, engine, context, inputs[0], outputs[0])
+        return self.loaded[profile]
+
+    def _pick(self, h: int, w: int) -> tuple[tuple, tuple[int, int] | None]:
+        """The loaded engine for this size, and the size to resize frames to (or None)."""
+        for profile, entry in self.loaded.items():
+            if profile.contains(h, w):
+                return entry, None
+        if self.fixed is not None:  # an exported engine: run at its optimum size
+            return self.loaded[self.fixed], self.fixed.opt_hw
+        return self._load(Profile.fixed(h, w)), None
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        check_frames(frames)
+        n, h, w, _ = frames.shape
+        (_, _, context, inp, out), resize = self._pick(h, w)
+        x = frames
+        if resize is not None:
+            x = np.stack([cv2.resize(f, resize[::-1], interpolation=cv2.INTER_AREA) for f in x])
+        torch = self.torch
+        results = []
+        with torch.cuda.stream(self.stream):
+            for start in range(0, n, MAX_BATCH):
+                chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + MAX_BATCH]))
+                src = chunk.pin_memory().to("cuda", non_blocking=True)
+                dst = torch.empty_like(src)
+                context.set_input_shape(inp, tuple(src.shape))
+                context.set_tensor_address(inp, src.data_ptr())
+                context.set_tensor_address(out, dst.data_ptr())
+                if not context.execute_async_v3(self.stream.cuda_stream):
+                    raise RtstyleError("TensorRT failed to run the engine (see its log above)")
+                results.append(dst.to("cpu", non_blocking=True))
+        self.stream.synchronize()
+        y = torch.cat(results).numpy()
+        if resize is not None:
+            y = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in y])
+        return y
+
+    def close(self) -> None:
+        self.loaded.clear()
