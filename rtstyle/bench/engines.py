@@ -1,0 +1,285 @@
+"""Engine benchmarks: every model on every engine at every size, checked, then timed.
+
+For each model and size, torch eager runs first: its output on the first frame is the
+reference, and its median is the baseline of every speed-up. Each other engine's output
+on the same frame must reach `min_psnr` dB against it before any of its timings count;
+one that does not is reported as rejected, untimed. The check run is the first warm-up
+run; warm-up runs are never timed.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtstyle.bench.inputs import BenchInputs
+from rtstyle.bench.machine import PeakMemory
+from rtstyle.bench.models import BenchModel
+from rtstyle.engines.base import Engine
+from rtstyle.errors import RtstyleError
+from rtstyle.metrics import psnr
+
+REFERENCE = "torch"
+
+
+@dataclass
+class Variant:
+    """One engine configuration: the `open_engine` backend and the file it runs for a model
+    (`prepare`, e.g. an int8 export; default: the model as it is), and how close it must
+    come to torch eager. `unavailable` says why it cannot run a model here (None: it can).
+    `opener` replaces open_engine altogether (an engine built some other way)."""
+
+    name: str
+    precision: str
+    min_psnr: float
+    backend: str
+    prepare: Callable[[BenchModel], str] | None = None
+    unavailable: Callable[[BenchModel], str | None] = field(default=lambda model: None)
+    opener: Callable[[BenchModel, int], Engine] | None = None
+    _specs: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def spec(self, model: BenchModel) -> str:
+        """What open_engine takes for `model` on this variant (prepared once per model)."""
+        if self.prepare is None:
+            return model.spec
+        if model.key not in self._specs:
+            self._specs[model.key] = self.prepare(model)
+        return self._specs[model.key]
+
+    def open(self, model: BenchModel, threads: int) -> Engine:
+        if self.opener is not None:
+            return self.opener(model, threads)
+        from rtstyle.engines import open_engine
+
+        return open_engine(self.spec(model), self.backend, threads)
+
+
+# PSNR (dB) an engine's output must reach against torch eager's, by precision: fp32
+# engines agree to about a grey level (> 45 dB); fp16 and int8 trade some fidelity.
+MIN_PSNR = {"fp32": 40.0, "fp16": 35.0, "int8": 25.0}
+
+
+def default_variants(workdir: Path | None = None,
+                     calibration: list[Path] | None = None) -> dict[str, Variant]:
+    """Every engine this install can run here, by name; `torch` first (the reference).
+
+    Backends run the model as it is. With `workdir`, precision variants run the model
+    exported by `rtstyle export` (fp16; int8 calibrated on `calibration`) on ONNX Runtime.
+    """
+    from rtstyle.engines import available_backends
+
+    variants = {"torch": Variant("torch", "fp32", 0.0, "torch")}
+    for backend in available_backends():
+        if backend != "torch":
+            variants[backend] = Variant(backend, "fp32", MIN_PSNR["fp32"], backend)
+    if importlib.util.find_spec("openvino") and \
+            importlib.util.find_spec("rtstyle.engines.openvino_engine"):
+        variants["openvino"] = Variant("openvino", "fp32", MIN_PSNR["fp32"], "openvino")
+    if workdir is not None and importlib.util.find_spec("rtstyle.export.exporter"):
+        for precision in ("fp16", "int8"):
+            variants[f"onnxruntime-{precision}"] = Variant(
+                f"onnxruntime-{precision}", precision, MIN_PSNR[precision], "onnxruntime",
+                prepare=_exporter(precision, workdir, calibration),
+                unavailable=_transform_nets_only)
+    return variants
+
+
+def _transform_nets_only(model: BenchModel) -> str | None:
+    if model.key == "swap":
+        return "rtstyle export covers transform nets; style-swap runs fp32 only"
+    return None
+
+
+def _exporter(precision: str, workdir: Path,
+              calibration: list[Path] | None) -> Callable[[BenchModel], str]:
+    """model -> its ONNX export at `precision`, made with `rtstyle export`'s library call."""
+
+    def prepare(model: BenchModel) -> str:
+        from rtstyle.export.exporter import ExportRequest, export_style
+
+        out = workdir / f"{model.key}-{precision}.onnx"
+        req = ExportRequest(style=model.spec, format="onnx", precision=precision, output=out,
+                            calibrate=calibration if precision == "int8" else None)
+        return str(export_style(req))
+
+    return prepare
+
+
+@dataclass
+class Settings:
+    """How long to measure. A case stops after `runs` timed runs or `max_seconds` of timing,
+    whichever comes first, but never before `min_runs`. A case predicted (from the same
+    engine's time at the previous size, scaled by pixels) to need more than `max_seconds`
+    for its warm-up and `min_runs` is skipped unless `sweep` is set."""
+
+    threads: int
+    warmup: int = 2
+    runs: int = 20
+    min_runs: int = 3
+    max_seconds: float = 10.0
+    sweep: bool = False
+
+
+def measure(engine: Engine, frames: np.ndarray, settings: Settings,
+            check: Callable[[np.ndarray], None]) -> list[float]:
+    """Warm up (the first run's output goes to `check`, which raises to reject the engine),
+    then time single-frame runs; returns the timed runs in ms."""
+    check(engine.run(frames[:1]))
+    for i in range(1, settings.warmup):
+        engine.run(frames[i % len(frames)][None])
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < settings.runs:
+        frame = frames[len(times) % len(frames)][None]
+        t0 = time.perf_counter()
+        engine.run(frame)
+        times.append((time.perf_counter() - t0) * 1000)
+        if len(times) >= settings.min_runs and time.perf_counter() - start > settings.max_seconds:
+            break
+    return times
+
+
+class Rejected(Exception):
+    """An engine's output does not match the torch reference closely enough."""
+
+
+def summarise(times_ms: list[float]) -> dict:
+    t = np.asarray(times_ms)
+    median = float(np.median(t))
+    return {"runs": len(t), "ms_median": round(median, 2),
+            "ms_p95": round(float(np.percentile(t, 95)), 2), "ms_mean": round(float(t.mean()), 2),
+            "ms_min": round(float(t.min()), 2), "fps": round(1000.0 / median, 2),
+            "times_ms": [round(x, 2) for x in times_ms]}
+
+
+def bench_engines(models: list[BenchModel], variants: list[Variant],
+                  sizes: list[tuple[int, int]], inputs: BenchInputs, settings: Settings,
+                  peak_gflops: float | None = None,
+                  log: Callable[[str], None] = lambda line: None) -> list[dict]:
+    """Run every (model, size, variant) case; one result dict per case (see module doc)."""
+    if not variants or variants[0].name != REFERENCE:
+        raise RtstyleError(f"the engine list must start with '{REFERENCE}': it is the reference "
+                           "every engine's output is checked against")
+    results = []
+    for model in models:
+        last: dict[str, tuple[int, float]] = {}  # variant -> (pixels, median ms) at last size
+        for height, width in sizes:
+            frames = inputs.frames(height, width)
+            gflops = model.gflops(height, width)
+            cases = []
+            for v in variants:
+                rec = {"model": model.key, "weights": model.weights, "engine": v.name,
+                       "precision": v.precision, "size": f"{width}x{height}", "width": width,
+                       "height": height, "gflops": gflops, "min_psnr_db": v.min_psnr,
+                       "warmup_runs": settings.warmup}
+                reason = v.unavailable(model) or _too_slow(last.get(v.name), height * width,
+                                                            settings)
+                if reason:
+                    rec.update(status="skipped", reason=reason)
+                cases.append((v, rec))
+            (ref_variant, ref_rec), others = cases[0], cases[1:]
+            reference = None
+            if ref_rec.get("status") is None:
+                _run_case(model, ref_variant, frames, settings, None, ref_rec, log)
+                reference = ref_rec.pop("_output", None)
+            elif any(rec.get("status") is None for _, rec in others):
+                reference = _untimed_reference(model, ref_variant, frames, settings, ref_rec)
+            for v, rec in others:
+                if rec.get("status") is None and reference is None:
+                    rec.update(status="skipped", reason="no torch reference at this size")
+                elif rec.get("status") is None:
+                    _run_case(model, v, frames, settings, reference, rec, log)
+            for v, rec in cases:
+                if rec["status"] == "ok":
+                    last[v.name] = (height * width, rec["ms_median"])
+                results.append(rec)
+            _ratios([rec for _, rec in cases], peak_gflops)
+    return results
+
+
+def _too_slow(last: tuple[int, float] | None, pixels: int, settings: Settings) -> str | None:
+    if settings.sweep or last is None:
+        return None
+    predicted = last[1] / 1000 * pixels / last[0] * (settings.warmup + settings.min_runs)
+    if predicted <= settings.max_seconds:
+        return None
+    return (f"predicted {predicted:.0f} s for warm-up and {settings.min_runs} runs, over the "
+            f"{settings.max_seconds:g} s per case; use --sweep to run it")
+
+
+def _untimed_reference(model: BenchModel, torch_variant: Variant, frames: np.ndarray,
+                       settings: Settings, torch_rec: dict) -> np.ndarray | None:
+    """Torch's output on the first frame when its own timing is skipped at this size: one
+    untimed run still gives the other engines something to be checked against."""
+    try:
+        engine = torch_variant.open(model, settings.threads)
+        try:
+            out = engine.run(frames[:1])
+        finally:
+            engine.close()
+    except (RtstyleError, RuntimeError, ValueError, OSError):
+        return None
+    torch_rec["reason"] += " (one untimed run made the reference)"
+    return out
+
+
+def _run_case(model: BenchModel, v: Variant, frames: np.ndarray, settings: Settings,
+              reference: np.ndarray | None, rec: dict, log: Callable[[str], None]) -> None:
+    label = f"{model.key} {rec['size']} {v.name}"
+    output: list[np.ndarray] = []
+
+    def check(out: np.ndarray) -> None:
+        output.append(out)
+        if reference is None:
+            return
+        db = psnr(out, reference)
+        rec["psnr_vs_torch_db"] = round(db, 2) if np.isfinite(db) else None  # None: identical
+        if db < v.min_psnr:
+            raise Rejected(f"output is {db:.1f} dB from torch's, below the {v.min_psnr:g} dB "
+                           "this precision must reach; its timings do not count")
+
+    gc.collect()
+    memory = PeakMemory()
+    try:
+        with memory:
+            t0 = time.perf_counter()
+            engine = v.open(model, settings.threads)
+            rec["load_s"] = round(time.perf_counter() - t0, 2)
+            try:
+                rec["backend"] = engine.backend
+                times = measure(engine, frames, settings, check)
+            finally:
+                engine.close()
+                del engine
+    except Rejected as e:
+        rec.update(status="rejected", reason=str(e))
+        log(f"{label}: REJECTED - {e}")
+        return
+    except (RtstyleError, RuntimeError, ValueError, OSError) as e:
+        rec.update(status="failed", reason=f"{type(e).__name__}: {str(e).splitlines()[0]}")
+        log(f"{label}: failed - {rec['reason']}")
+        return
+    rec.update(status="ok", peak_mem_mb=memory.mb, **summarise(times))
+    if reference is None:
+        rec["_output"] = output[0]
+    log(f"{label}: {rec['ms_median']:.1f} ms median, {rec['ms_p95']:.1f} ms p95, "
+        f"{rec['fps']:.2f} FPS ({rec['runs']} runs)")
+
+
+def _ratios(cases: list[dict], peak_gflops: float | None) -> None:
+    """Speed-up over torch eager and achieved GFLOP/s, for the cases timed at one size."""
+    base = cases[0].get("ms_median") if cases[0]["status"] == "ok" else None
+    for rec in cases:
+        if rec["status"] != "ok":
+            continue
+        rec["speedup_vs_torch"] = round(base / rec["ms_median"], 2) if base else None
+        if rec["gflops"]:
+            achieved = rec["gflops"] / (rec["ms_median"] / 1000)
+            rec["gflops_per_s"] = round(achieved, 1)
+            rec["fraction_of_peak"] = round(achieved / peak_gflops, 3) if peak_gflops else None

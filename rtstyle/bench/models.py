@@ -1,0 +1,165 @@
+"""The models a benchmark runs: the full transform net, the lite net and style-swap.
+
+Each is found the way a user would run it (a catalogue style, a model file, a painting)
+and falls back to seeded random weights where no trained one exists: speed does not
+depend on the weights, and the cross-engine check still compares real outputs. Each
+model also says what it costs per frame, counted from its torch graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rtstyle.errors import RtstyleError
+
+FLOP_METHOD = ("torch.utils.flop_counter.FlopCounterMode over the model's torch forward on "
+               "meta tensors (no compute): 2 FLOPs per multiply-add of every convolution, "
+               "transposed convolution and matmul; element-wise ops (norms, activations) "
+               "are not counted")
+
+
+@dataclass
+class BenchModel:
+    """One model to benchmark: what `open_engine` takes, and how to count its cost."""
+
+    key: str  # "full", "lite", "swap"
+    spec: str  # a model file or painting path, as open_engine takes it
+    weights: str  # where the weights came from, for the report
+    frame_module: Callable[[], nn.Module] | None = None  # frames -> frames, for FLOP counting
+
+    def gflops(self, height: int, width: int) -> float | None:
+        """GFLOPs of one (height, width) frame, or None where the model has no torch graph."""
+        if self.frame_module is None:
+            return None
+        from torch.utils.flop_counter import FlopCounterMode
+
+        module = self.frame_module().eval().to("meta")
+        frames = torch.empty(1, height, width, 3, dtype=torch.uint8, device="meta")
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            module(frames)
+        return round(counter.get_total_flops() / 1e9, 3)
+
+
+def random_net(arch: str, seed: int = 0, **options) -> nn.Module:
+    """An untrained net whose output is not flat: instance-norm scales and shifts are drawn
+    around 1 and 0, so engines that disagree produce visibly different images."""
+    from rtstyle.nets import build_net
+
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = build_net(arch, **options)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (nn.InstanceNorm2d, nn.GroupNorm)) and module.affine:
+                module.weight.copy_(1.0 + 0.3 * torch.randn(module.weight.shape,
+                                                            generator=gen).abs())
+                module.bias.copy_(0.3 * torch.randn(module.bias.shape, generator=gen))
+    return net.eval()
+
+
+def transform_model(key: str, arch: str, style: str | None, workdir: Path,
+                    seed: int = 0) -> BenchModel:
+    """A transform net of `arch`: the catalogue style or model file `style` when it is one of
+    that architecture, else seeded random weights saved to `workdir`."""
+    from rtstyle.modelfile import save_model
+    from rtstyle.nets import build_net
+    from rtstyle.nets.frames import FrameModel
+    from rtstyle.styles import find_style
+
+    found = None
+    if style:
+        try:
+            found = find_style(style)
+        except RtstyleError:
+            found = None
+    if found is not None and not found.is_onnx and found.meta.get("arch") == arch:
+        options = found.meta.get("options", {})
+        return BenchModel(key, str(found.path), f"{found.name} ({found.origin} style)",
+                          lambda: FrameModel(build_net(arch, **options)))
+    path = workdir / f"{key}-{arch}-random{seed}.safetensors"
+    net = random_net(arch, seed)
+    save_model(path, net, {"style": f"{key}-random", "source": "rtstyle bench",
+                           "licence": "CC0", "made_by": f"random weights, seed {seed}"})
+    why = f"style '{style}' is not an '{arch}' model here" if style else "no trained style"
+    return BenchModel(key, str(path), f"random (seed {seed}; {why})",
+                      lambda: FrameModel(build_net(arch)))
+
+
+def find_arch_style(arch: str, prefer: str | None) -> str | None:
+    """A catalogue style of architecture `arch`, preferring names that contain `prefer`."""
+    from rtstyle.styles import list_styles
+
+    names = [s.name for s in list_styles() if s.meta.get("arch") == arch and not s.is_onnx]
+    preferred = [n for n in names if prefer and prefer in n]
+    return (preferred or names or [None])[0]
+
+
+def resolve_models(keys: list[str], style: str, painting: Path | None,
+                   workdir: Path) -> tuple[list[BenchModel], dict[str, str]]:
+    """The requested models that exist in this install, and why each missing one is missing."""
+    from rtstyle.nets import ARCHITECTURES
+
+    models, missing = [], {}
+    for key in keys:
+        if key == "full":
+            models.append(transform_model("full", "fst", style, workdir))
+        elif key == "lite":
+            if "lite" not in ARCHITECTURES:
+                missing[key] = "this install has no 'lite' architecture in rtstyle.nets"
+                continue
+            models.append(transform_model("lite", "lite", find_arch_style("lite", style),
+                                          workdir))
+        elif key == "swap":
+            reason = swap_unavailable(painting)
+            if reason:
+                missing[key] = reason
+                continue
+            models.append(BenchModel("swap", str(painting), f"style-swap, painting "
+                                     f"{painting.name}", lambda: swap_frame_module(painting)))
+        else:
+            raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap")
+    return models, missing
+
+
+def swap_unavailable(painting: Path | None) -> str | None:
+    """Why style-swap cannot be benchmarked here, or None when it can (which loads it)."""
+    try:
+        from rtstyle.swap.engine import open_swap_engine
+    except ImportError:
+        return "this install has no style-swap engine (rtstyle.swap.engine)"
+    if painting is None:
+        return "no painting given (--style-image) and none found in the assets"
+    try:
+        open_swap_engine(painting, "torch").close()
+    except RtstyleError as e:
+        return str(e)
+    return None
+
+
+def swap_frame_module(painting: Path) -> nn.Module:
+    """Style-swap as frames -> frames, with as many style patches as the engine takes from
+    `painting`; a copy, so counting FLOPs on it never touches the engine's shared nets."""
+    import copy
+
+    from rtstyle.swap.engine import open_swap_engine
+
+    engine = open_swap_engine(painting, "torch")
+    model, n_patches = copy.deepcopy(engine.runtime.model), engine.n_patches
+
+    class Bound(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, frames: torch.Tensor) -> torch.Tensor:
+            h, w = frames.shape[1], frames.shape[2]  # the engine pads to multiples of 4
+            padded = frames.new_empty(frames.shape[0], h + -h % 4, w + -w % 4, 3)
+            patches = torch.empty(n_patches, 256, 3, 3, device=frames.device)
+            return self.model(padded, patches)
+
+    return Bound()

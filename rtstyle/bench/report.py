@@ -1,0 +1,222 @@
+"""Benchmark results for people: a table on stdout, markdown for READMEs, PNG plots.
+
+The JSON written by `rtstyle bench --json` is the record; everything here is derived from
+it, so a recorded run can be re-rendered without re-measuring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rtstyle.errors import RtstyleError
+
+COLUMNS = [("model", "model"), ("size", "size"), ("engine", "engine"), ("precision", "prec"),
+           ("gflops", "GFLOP"), ("ms_median", "ms med"), ("ms_p95", "ms p95"), ("fps", "FPS"),
+           ("speedup_vs_torch", "x torch"), ("gflops_per_s", "GFLOP/s"),
+           ("fraction_of_peak", "% peak"), ("peak_mem_mb", "mem MB"),
+           ("psnr_vs_torch_db", "PSNR dB"), ("runs", "runs")]
+
+
+def _cell(rec: dict, key: str) -> str:
+    value = rec.get(key)
+    if key == "psnr_vs_torch_db" and rec["engine"] == "torch":
+        return "ref"
+    if key == "psnr_vs_torch_db" and value is None and rec.get("status") == "ok":
+        return "exact"
+    if value is None:
+        return "-"
+    if key == "fraction_of_peak":
+        return f"{100 * value:.0f}%"
+    if key == "speedup_vs_torch":
+        return f"{value:.2f}x"
+    if isinstance(value, float):
+        return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def rows(report: dict) -> list[list[str]]:
+    """One row per engine case; skipped/rejected/failed cases say why in the last column."""
+    out = []
+    for rec in report["engines"]:
+        cells = [_cell(rec, key) for key, _ in COLUMNS]
+        note = "" if rec["status"] == "ok" else f"{rec['status']}: {rec.get('reason', '')}"
+        out.append([*cells, note])
+    return out
+
+
+def pipeline_summary(rec: dict) -> str:
+    """The figures of one pipeline run on one line (the JSON keeps the commands and notes)."""
+    parts = []
+    for k, v in rec.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or k in {"command",
+                                                                               "note", "metric",
+                                                                               "source"}:
+            continue
+        parts.append(f"{k} {_num(v)}")
+    return ", ".join(parts)
+
+
+def _num(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return str(v)
+
+
+def headline(report: dict) -> dict:
+    """The issue's two targets: the fastest CPU engine's speed-up over torch eager for the
+    full net at 640x480, and the lite net's best FPS at 640x480."""
+    ok = [r for r in report["engines"] if r["status"] == "ok" and r["size"] == "640x480"
+          and "cuda" not in r.get("backend", "") and "tensorrt" not in r["engine"]]
+    full = [r for r in ok if r["model"] == "full" and r.get("speedup_vs_torch")]
+    lite = [r for r in ok if r["model"] == "lite"]
+    best_full = max(full, key=lambda r: r["speedup_vs_torch"], default=None)
+    best_lite = max(lite, key=lambda r: r["fps"], default=None)
+    return {
+        "full_640x480_fastest_cpu_engine": best_full and best_full["engine"],
+        "full_640x480_speedup_vs_torch": best_full and best_full["speedup_vs_torch"],
+        "full_640x480_ms_median": best_full and best_full["ms_median"],
+        "lite_640x480_fastest_cpu_engine": best_lite and best_lite["engine"],
+        "lite_640x480_fps": best_lite and best_lite["fps"],
+    }
+
+
+def text_table(report: dict) -> str:
+    """The results as an aligned plain-text table with a header saying what was measured."""
+    m = report["machine"]
+    header = [title for _, title in COLUMNS] + ["note"]
+    body = rows(report)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header) - 1)]
+    lines = [f"rtstyle bench {m['date']} | {m['cpu']} | {m['threads']} threads | fp32 peak "
+             f"{report['peak']['gflops_per_s']} GFLOP/s ({report['peak']['method']})",
+             f"input: {report['settings']['input']}", ""]
+    for r in [header, *body]:
+        lines.append("  ".join(c.rjust(w) if i > 3 else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=False)))
+                     + ("  " + r[-1] if r[-1] else ""))
+    for name, rec in report.get("pipelines", {}).items():
+        lines.append(f"pipeline {name}: {pipeline_summary(rec)}")
+    for key, value in report.get("missing", {}).items():
+        lines.append(f"not benchmarked: {key} ({value})")
+    h = report["headline"]
+    full = (f"fastest CPU engine {h['full_640x480_fastest_cpu_engine']} at "
+            f"{h['full_640x480_speedup_vs_torch']}x torch eager"
+            if h["full_640x480_speedup_vs_torch"] else "not measured")
+    lite = (f"{h['lite_640x480_fps']} FPS ({h['lite_640x480_fastest_cpu_engine']})"
+            if h["lite_640x480_fps"] else "not measured")
+    lines += ["", f"full net 640x480: {full}; lite net 640x480: {lite}"]
+    return "\n".join(lines)
+
+
+def markdown(report: dict) -> str:
+    """The results as markdown: date, machine, command, then the table."""
+    m = report["machine"]
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
+    header = [title for _, title in COLUMNS] + ["note"]
+    lines = [f"Measured {m['date']} on {m['cpu']} ({m['usable_cpus']} usable CPUs, "
+             f"{m['threads']} threads, flags {' '.join(m['cpu_flags'])}); "
+             f"load average at start {m['load_average_1_5_15min']}.",
+             f"Libraries: {libs}.", "",
+             f"Command: `{report['command']}`", "",
+             f"fp32 peak: **{report['peak']['gflops_per_s']} GFLOP/s** "
+             f"({report['peak']['method']}). Input: {report['settings']['input']}.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in rows(report)]
+    if report.get("pipelines"):
+        lines += ["", "| pipeline | results |", "|---|---|"]
+        lines += [f"| {name} | {pipeline_summary(rec)} |"
+                  for name, rec in report["pipelines"].items()]
+    if report.get("missing"):
+        lines.append("")
+        lines += [f"- not benchmarked: `{k}`: {v}" for k, v in report["missing"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def matplotlib_missing() -> str | None:
+    """Why plots cannot be drawn here, or None when they can."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return ("matplotlib is not installed, so no plots were drawn; install it with "
+                "pip install 'rtstyle[dev]' (or pip install matplotlib)")
+    return None
+
+
+def plot(report: dict, folder: Path) -> list[Path]:
+    """fps_by_size.png (FPS against frame size, one line per engine, one panel per model)
+    and latency.png (the distribution of per-frame times at each model's sizes)."""
+    reason = matplotlib_missing()
+    if reason:
+        raise RtstyleError(reason)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rtstyle.files import atomic_output
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in report["engines"] if r["status"] == "ok"]
+    models = list(dict.fromkeys(r["model"] for r in ok))
+    if not models:
+        return []
+    m = report["machine"]
+    title = f"{m['cpu']}, {m['threads']} threads, {m['date'][:10]}"
+    sizes = sorted({(r["width"] * r["height"], r["size"]) for r in report["engines"]})
+    order = {s: i for i, (_, s) in enumerate(sizes)}
+    written = []
+
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        for engine in dict.fromkeys(r["engine"] for r in ok if r["model"] == model):
+            pts = sorted((order[r["size"]], r["fps"]) for r in ok
+                         if r["model"] == model and r["engine"] == engine)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=engine)
+        ax.axhline(30, color="grey", linestyle="--", linewidth=0.8)
+        ax.text(0, 30, " 30 FPS", va="bottom", fontsize=8, color="grey")
+        ax.set_xticks(range(len(sizes)), [s for _, s in sizes])
+        ax.set_yscale("log")
+        ax.set_title(f"{model} net")
+        ax.set_xlabel("frame size")
+        ax.set_ylabel("frames per second (median)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"rtstyle engines: FPS by size ({title})", fontsize=10)
+    fig.tight_layout()
+    written.append(_save(fig, folder / "fps_by_size.png", atomic_output))
+
+    fig, axes = plt.subplots(len(models), 1, figsize=(10, 2.8 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models, strict=True):
+        recs = sorted((r for r in ok if r["model"] == model),
+                      key=lambda r: (order[r["size"]], r["engine"]))
+        ax.boxplot([r["times_ms"] for r in recs], orientation="horizontal", whis=(5, 95))
+        ax.set_yticks(range(1, len(recs) + 1), [f"{r['size']} {r['engine']}" for r in recs],
+                      fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlabel("ms per frame (box: quartiles, whiskers: p5-p95)")
+        ax.set_title(f"{model} net: per-frame latency, warm-up excluded", fontsize=9)
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    pipelines = {k: v for k, v in report.get("pipelines", {}).items() if v.get("latencies_ms")}
+    fig.suptitle(f"rtstyle engine latency ({title})", fontsize=10)
+    fig.tight_layout()
+    written.append(_save(fig, folder / "latency.png", atomic_output))
+
+    if pipelines:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        for name, rec in pipelines.items():
+            ax.hist(rec["latencies_ms"], bins=40, alpha=0.6, label=name)
+        ax.set_xlabel("capture-to-display latency, ms")
+        ax.set_ylabel("frames")
+        ax.legend(fontsize=8)
+        ax.set_title(f"pipeline latency ({title})", fontsize=9)
+        fig.tight_layout()
+        written.append(_save(fig, folder / "pipeline_latency.png", atomic_output))
+    return written
+
+
+def _save(fig, path: Path, atomic_output) -> Path:
+    import matplotlib.pyplot as plt
+
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path

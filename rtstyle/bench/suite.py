@@ -1,0 +1,124 @@
+"""`rtstyle bench` as a library call: measure the machine, the engines and the pipelines,
+and return one JSON-able report. The CLI and benchmarks/ both run this."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rtstyle.bench.engines import REFERENCE, Settings, bench_engines, default_variants
+from rtstyle.bench.inputs import BenchInputs, find_photos
+from rtstyle.bench.machine import MEMORY_METHOD, describe_machine, matmul_peak
+from rtstyle.bench.models import FLOP_METHOD, resolve_models
+from rtstyle.bench.report import headline
+from rtstyle.errors import RtstyleError
+
+DEFAULT_SIZES = ["256x256", "640x480", "1280x720", "1920x1080"]
+DEFAULT_MODELS = ["full", "lite", "swap"]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' (width x height) -> (480, 640) as (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise RtstyleError(f"size '{text}' is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if min(w, h) < 16:
+        raise RtstyleError(f"size '{text}' is too small; frames need at least 16 px per side")
+    return h, w
+
+
+@dataclass
+class BenchConfig:
+    threads: int
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    engines: list[str] | None = None  # None: every engine this install has
+    sizes: list[str] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    style: str = "udnie"
+    painting: Path | None = None
+    photos: Path | None = None
+    flicker_video: Path | None = None  # a static-camera video for the flicker figures
+    pipeline_size: str = "640x480"
+    calibration: list[Path] | None = None  # int8 calibration photos (not the bench inputs)
+    settings: Settings | None = None
+    pipelines: bool = True
+    command: str = ""
+
+
+def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda line: None) -> dict:
+    """Measure everything `cfg` asks for; the report is what `--json` writes."""
+    with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
+        return _run(cfg, Path(tmp), log)
+
+
+def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
+    settings = cfg.settings or Settings(threads=cfg.threads)
+    sizes = [parse_size(s) for s in cfg.sizes]
+    known = default_variants(work, cfg.calibration)
+    names = cfg.engines or list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RtstyleError(f"unknown or unavailable engine '{unknown[0]}'; this install has: "
+                           + ", ".join(known))
+    if REFERENCE not in names:
+        names = [REFERENCE, *names]  # the reference always runs: checks and speed-ups need it
+    variants = [known[REFERENCE]] + [known[n] for n in names if n != REFERENCE]
+    if cfg.pipelines and parse_size(cfg.pipeline_size) not in sizes:
+        raise RtstyleError(f"pipeline size {cfg.pipeline_size} is not among --sizes; add it "
+                           "there or pass --no-pipelines")
+    bad = [k for k in cfg.models if k not in DEFAULT_MODELS]
+    if bad:
+        raise RtstyleError(f"unknown model '{bad[0]}'; choose from " + ", ".join(DEFAULT_MODELS))
+    photos = find_photos(cfg.photos)
+    inputs = BenchInputs(photos)
+
+    machine = describe_machine(settings.threads)
+    log(f"machine: {machine['cpu']}, {settings.threads} threads, "
+        f"load {machine['load_average_1_5_15min']}")
+    peak = matmul_peak(settings.threads)
+    log(f"fp32 peak: {peak['gflops_per_s']} GFLOP/s")
+    models, missing = resolve_models(cfg.models, cfg.style, cfg.painting, work)
+    for key, why in missing.items():
+        log(f"not benchmarked: {key} ({why})")
+    engines = bench_engines(models, variants, sizes, inputs, settings,
+                            peak["gflops_per_s"], log)
+    pipelines: dict = {}
+    if cfg.pipelines:
+        from rtstyle.bench.pipelines import bench_pipelines
+
+        pipelines, pipe_missing = bench_pipelines(models, variants, engines, inputs,
+                                                  settings, work, cfg.flicker_video,
+                                                  parse_size(cfg.pipeline_size), log)
+        missing.update(pipe_missing)
+    report = {
+        "format": "rtstyle-bench", "format_version": 1,
+        "command": cfg.command or shlex.join(["rtstyle", *sys.argv[1:]]),
+        "machine": machine,
+        "peak": peak,
+        "settings": {
+            "threads": settings.threads, "warmup_runs": settings.warmup,
+            "max_runs": settings.runs, "min_runs": settings.min_runs,
+            "max_seconds_per_case": settings.max_seconds, "sweep": settings.sweep,
+            "sizes": cfg.sizes, "models": cfg.models,
+            "engines": [{"name": v.name, "backend": v.backend, "precision": v.precision,
+                         "min_psnr_db": v.min_psnr} for v in variants],
+            "int8_calibration": [str(p) for p in cfg.calibration or []],
+            "input": inputs.description,
+            "timing": "time.perf_counter around Engine.run on one frame (batch 1), uint8 BGR "
+                      "in and out, conversions included; warm-up runs excluded",
+            "memory_method": MEMORY_METHOD, "flop_method": FLOP_METHOD,
+            "check": "each engine's output on the first frame vs torch eager's, PSNR >= "
+                     "min_psnr_db, before any timing",
+        },
+        "models": [{"key": m.key, "spec": m.spec, "weights": m.weights,
+                    "gflops": {f"{w}x{h}": m.gflops(h, w) for h, w in sizes}} for m in models],
+        "engines": engines,
+        "pipelines": pipelines,
+        "missing": missing,
+    }
+    report["headline"] = headline(report)
+    return report
