@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--tv-weight", type=float, default=0.5,
                    help="weight of the total-variation term (default 0.5)")
+    p.add_argument("--pixel-weight", type=float, default=3.0,
+                   help="weight of the pixel loss on unswapped samples, pins colours "
+                        "(default 3; 0 gives the paper's objective)")
     p.add_argument("--vgg-weights", default="imagenet",
                    help="'imagenet' (torchvision download) or a local VGG19 features state dict")
     p.add_argument("--checkpoint", type=Path, default=None,
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     record = train(TrainConfig(
         photos=args.photos, paintings=args.paintings, output=args.output, steps=args.steps,
-        size=args.size, lr=args.lr, tv_weight=args.tv_weight, vgg_weights=args.vgg_weights,
+        size=args.size, lr=args.lr, tv_weight=args.tv_weight,
+        pixel_weight=args.pixel_weight, vgg_weights=args.vgg_weights,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
         resume=args.resume, time_limit_min=args.time_limit, seed=args.seed))
     print(f"wrote {args.output} after {record['steps']} steps "

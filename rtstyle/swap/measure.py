@@ -1,0 +1,133 @@
+"""Style-swap figures for the issue note and README: speed, switch time, budget quality.
+
+Run: python -m rtstyle.swap.measure PHOTO PAINTING [PAINTING2] --out FILE.json
+Speeds are median ms per frame after warm-up. The quality cost of a budget option is the
+PSNR (dB) of its output against a reference budget and the relative distance of its swapped
+relu3_1 features to the reference's: style-size limits against the style at 512 px, patch
+subsampling and bf16 against all patches of the 256 px style in fp32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from rtstyle.metrics import psnr
+from rtstyle.nets.frames import frames_to_rgb
+from rtstyle.swap.engine import Budget, SwapEngine, load_painting, open_swap_engine
+from rtstyle.swap.op import normalise, style_patches, swap
+
+SIZES = {"320x240": (240, 320), "640x480": (480, 640)}
+
+
+def median_ms(engine: SwapEngine, frame: np.ndarray, runs: int) -> float:
+    engine.warmup(*frame.shape[:2])
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        engine.run(frame[None])
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def switch_ms(engine: SwapEngine, painting: Path, frame: np.ndarray) -> float:
+    """Encode a new painting on a warm engine until the first stylised frame is out."""
+    t0 = time.perf_counter()
+    engine.set_style(painting)
+    engine.run(frame[None])
+    return round((time.perf_counter() - t0) * 1000, 1)
+
+
+def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
+                   families: dict[str, tuple[Budget, dict[str, Budget]]]) -> dict[str, dict]:
+    """Each budget option against its family's reference budget: PSNR of the decoded
+    frames, relative distance of the swapped relu3_1 features, and the swap's own time."""
+    rt = engine.runtime
+    with torch.inference_mode():
+        content = rt.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
+
+    def swapped(b: Budget) -> tuple[torch.Tensor, np.ndarray, int, float]:
+        with torch.inference_mode():
+            feats = rt.encoder(frames_to_rgb(torch.from_numpy(
+                load_painting(painting, b.style_size)[None])))["relu3_1"]
+            patches = style_patches(feats, b.max_patches)
+            normed = normalise(patches)
+            if b.precision == "bf16":
+                normed = normed.bfloat16()
+            t0 = time.perf_counter()
+            out = swap(content, patches, normed)
+            ms = (time.perf_counter() - t0) * 1000
+            img = rt.model.decoder(out).clamp(0, 255).round().byte()
+        return out, img[0].permute(1, 2, 0).numpy(), patches.shape[0], ms
+
+    result = {}
+    for family, (reference, options) in families.items():
+        ref_feat, ref_img, ref_n, ref_ms = swapped(reference)
+        rows = {"reference": {"budget": str(reference), "patches": ref_n,
+                              "swap_ms": round(ref_ms, 1)}}
+        for label, b in options.items():
+            feat, img, n, ms = swapped(b)
+            rel = float((feat - ref_feat).norm() / ref_feat.norm())
+            rows[label] = {"patches": n, "swap_ms": round(ms, 1),
+                           "psnr_vs_reference_db": round(psnr(img, ref_img), 2),
+                           "relu3_1_rel_distance": round(rel, 4)}
+        result[family] = rows
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("photo", type=Path)
+    p.add_argument("painting", type=Path)
+    p.add_argument("painting2", type=Path, help="the painting to switch to")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args()
+    photo = cv2.imread(str(args.photo))
+    frames = {k: cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
+              for k, (h, w) in SIZES.items()}
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "machine": f"{platform.processor() or platform.machine()}, "
+                               f"{torch.get_num_threads()} torch threads available",
+                    "threads": args.threads, "style_size": 256, "speed_ms": {},
+                    "switch_ms": {}}
+    for backend, precision in [("torch", "fp32"), ("onnxruntime", "fp32"), ("torch", "bf16")]:
+        engine = open_swap_engine(args.painting, backend, args.threads,
+                                  Budget(precision=precision))
+        label = f"{engine.backend} {precision}"
+        report["speed_ms"][label] = {k: median_ms(engine, f, args.runs)
+                                     for k, f in frames.items()}
+        report["speed_ms"][label]["patches"] = engine.n_patches
+        report["switch_ms"][label] = {
+            k: statistics.median([switch_ms(engine, pt, f) for pt in
+                                  (args.painting2, args.painting, args.painting2)])
+            for k, f in frames.items()}
+        print(label, report["speed_ms"][label], report["switch_ms"][label], flush=True)
+    engine = open_swap_engine(args.painting, "torch", args.threads)
+    families = {
+        "style-size limit (vs style at 512 px)": (Budget(style_size=512), {
+            "style 384 px": Budget(style_size=384), "style 256 px": Budget(style_size=256),
+            "style 128 px": Budget(style_size=128)}),
+        "patch subsampling and precision (vs 256 px, all patches, fp32)": (Budget(), {
+            "max 1024 patches": Budget(max_patches=1024),
+            "max 512 patches": Budget(max_patches=512),
+            "max 256 patches": Budget(max_patches=256),
+            "bf16 matching": Budget(precision="bf16")}),
+    }
+    report["budget_quality_320x240"] = budget_quality(engine, args.painting,
+                                                      frames["320x240"], families)
+    print(json.dumps(report["budget_quality_320x240"], indent=1))
+    args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The style-swap engine as users run it: any frame size, both backends agree, it stylises,
+style switching, and bad style images through the CLI."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import asset, cli
+
+from rtstyle.engines import open_engine
+from rtstyle.nets.frames import frames_to_rgb
+from rtstyle.nets.vgg import VGGFeatures
+from rtstyle.swap.decoder import BUILTIN, load_decoder
+
+VGG = "weights/vgg19_features_relu3_4.safetensors"
+
+
+@pytest.fixture
+def vgg_env(monkeypatch) -> str:
+    """The offline VGG19 the shipped decoder was trained with."""
+    path = str(asset(VGG))
+    monkeypatch.setenv("RTSTYLE_VGG_WEIGHTS", path)
+    return path
+
+
+def small(path, longest: int) -> np.ndarray:
+    img = cv2.imread(str(path))
+    s = longest / max(img.shape[:2])
+    return cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+
+
+def test_shipped_decoder_has_its_training_record():
+    net, meta = load_decoder(BUILTIN)
+    assert meta["made_by"] == "rtstyle train-swap" and meta["steps"] > 0
+    assert meta["vgg_fingerprint"] and "train-swap" in meta["command"]
+    assert sum(p.numel() for p in net.parameters()) > 100_000
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_any_frame_size_in_same_size_out(vgg_env, backend):
+    engine = open_engine(asset("paintings/udnie.jpg"), backend, 1)
+    assert engine.name == "udnie" and engine.backend.startswith(backend)
+    rng = np.random.default_rng(0)
+    for shape in [(1, 16, 16, 3), (2, 17, 23, 3), (1, 30, 41, 3)]:
+        frames = rng.integers(0, 256, shape, dtype=np.uint8)
+        out = engine.run(frames)
+        assert out.shape == shape and out.dtype == np.uint8
+        assert out.std() > 1  # an image, not a constant
+
+
+def test_onnx_graph_matches_torch(vgg_env):
+    """One exported graph (patches as input) gives torch's frames for two paintings."""
+    photo = small(asset("photos/bike.jpg"), 96)[None]
+    for painting in ("paintings/udnie.jpg", "paintings/great_wave.jpg"):
+        a = open_engine(asset(painting), "torch", 1).run(photo).astype(int)
+        b = open_engine(asset(painting), "onnxruntime", 1).run(photo).astype(int)
+        assert np.abs(a - b).mean() < 0.5 and np.mean(np.abs(a - b) > 8) < 0.005
+
+
+def _gram(f: torch.Tensor) -> torch.Tensor:
+    _, c, h, w = f.shape
+    f = f.reshape(c, h * w)
+    return f @ f.T / (c * h * w)
+
+
+@pytest.mark.parametrize("painting", ["great_wave.jpg", "the_scream.jpg", "udnie.jpg"])
+def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting):
+    """Gram distance (relu1_1..relu3_1) to the painting: output < photo; relu3_1 distance
+    to the photo: output well under the painting's."""
+    layers = ["relu1_1", "relu2_1", "relu3_1"]
+    vgg = VGGFeatures(layers, vgg_env)
+    engine = open_engine(asset(f"paintings/{painting}"), "torch", 1)
+    art = cv2.imread(str(asset(f"paintings/{painting}")))
+    for name in ("bike.jpg", "golden_gate.jpg", "tubingen.jpg"):
+        photo = small(asset(f"photos/{name}"), 192)
+        out = engine.run(photo[None])[0]
+        art_here = cv2.resize(art, photo.shape[1::-1], interpolation=cv2.INTER_AREA)
+        with torch.inference_mode():
+            fo, fi, fa = (vgg(frames_to_rgb(torch.from_numpy(x[None])))
+                          for x in (out, photo, art_here))
+        gram_out = sum(float((_gram(fo[k]) - _gram(fa[k])).square().sum()) for k in layers)
+        gram_in = sum(float((_gram(fi[k]) - _gram(fa[k])).square().sum()) for k in layers)
+        assert gram_out < 0.8 * gram_in, (name, gram_out, gram_in)
+        content_out = float((fo["relu3_1"] - fi["relu3_1"]).square().mean())
+        content_art = float((fa["relu3_1"] - fi["relu3_1"]).square().mean())
+        assert content_out < 0.6 * content_art, (name, content_out, content_art)
+
+
+def test_switching_style_from_another_thread(vgg_env):
+    """set_style on a worker thread while frames run; the next frames use the new painting."""
+    engine = open_engine(asset("paintings/udnie.jpg"), "torch", 1)
+    frame = small(asset("photos/bike.jpg"), 64)[None]
+    before = engine.run(frame)
+    worker = threading.Thread(target=engine.set_style, args=(asset("paintings/great_wave.jpg"),))
+    worker.start()
+    while worker.is_alive():
+        assert engine.run(frame).shape == frame.shape
+    worker.join()
+    assert engine.name == "great_wave" and engine.encode_seconds > 0
+    after = engine.run(frame)
+    fresh = open_engine(asset("paintings/great_wave.jpg"), "torch", 1).run(frame)
+    np.testing.assert_array_equal(after, fresh)
+    assert np.abs(after.astype(int) - before).mean() > 5
+
+
+def _one_line_error(r, *words):
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("rtstyle: error: ")
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def test_bad_style_images_via_cli(tmp_path):
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
+    out = tmp_path / "out.png"
+    missing = tmp_path / "nope.jpg"
+    r = cli("image", str(photo), "-o", str(out), "--style-image", str(missing))
+    _one_line_error(r, "style image", "does not exist")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a jpeg")
+    r = cli("image", str(photo), "-o", str(out), "--style-image", str(broken))
+    _one_line_error(r, "cannot decode style image")
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.zeros((8, 40, 3), np.uint8))
+    r = cli("image", str(photo), "-o", str(out), "--style-image", str(tiny))
+    _one_line_error(r, "too small for one 3x3 feature patch")
+    assert not out.exists()
+
+
+def test_image_command_with_a_painting(tmp_path):
+    vgg = asset(VGG)
+    out = tmp_path / "styled.jpg"
+    r = cli("image", str(asset("photos/bike.jpg")), "-o", str(out), "--max-size", "96",
+            "--style-image", str(asset("paintings/starry_night.jpg")), "--backend", "torch",
+            env={"RTSTYLE_VGG_WEIGHTS": str(vgg)})
+    assert r.returncode == 0, r.stderr
+    img = cv2.imread(str(out))
+    assert img.shape[:2] == small(asset("photos/bike.jpg"), 96).shape[:2]
+    assert "starry_night" in r.stdout
