@@ -29,7 +29,7 @@ from safetensors.torch import save
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image, write_image
-from rtstyle.modelfile import load_state_strict, save_model
+from rtstyle.modelfile import load_net, load_state_strict, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import rgb_to_frames
 from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
@@ -65,6 +65,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     resume: bool = False
     time_limit_min: float | None = None  # finish early (with a model) after this much training
+    init: Path | None = None  # start from this model file's weights (fine-tune another style)
     seed: int = 0
     licence: str = "CC0 (weights trained by rtstyle); the painting's own licence applies"
     command: str = field(default_factory=lambda: " ".join(["rtstyle", *sys.argv[1:]]))
@@ -165,6 +166,17 @@ def _stop_requests():
             signal.signal(sig, h)
 
 
+def _initial_net(cfg: TrainConfig) -> torch.nn.Module:
+    """A fresh net, or one starting from `cfg.init` (fine-tuning converges far faster)."""
+    if cfg.init is None:
+        return build_net(cfg.arch)
+    net, meta = load_net(cfg.init)
+    if meta["arch"] != cfg.arch:
+        raise RtstyleError(f"--init {cfg.init} holds a '{meta['arch']}' net, not '{cfg.arch}'; "
+                           f"pick a model of the same --arch")
+    return net
+
+
 def _write_samples(path: Path, net: torch.nn.Module, photos: list[torch.Tensor]) -> None:
     """A two-row sheet: held-out photos on top, their stylised versions below."""
     top, bottom = [], []
@@ -200,7 +212,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         raise RtstyleError(f"nothing to resume: {ckpt} does not exist; run without --resume")
 
     torch.manual_seed(cfg.seed)
-    net = build_net(cfg.arch).train()
+    net = _initial_net(cfg).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss = PerceptualLoss(style, cfg.vgg_weights, cfg.content_layers, cfg.style_layers)
     sampler = CropSampler(train_files, cfg.size, cfg.seed)
@@ -278,6 +290,7 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
                     "tv": cfg.tv_weight},
         "loss_network": f"VGG19 ({Path(cfg.vgg_weights).name})",
         "lr": cfg.lr, "style_size": cfg.style_size, "style_image": Path(cfg.style_image).name,
+        "init": Path(cfg.init).name if cfg.init else None,
         "train_photos": n_train, "held_out_photos": len(held), "seed": cfg.seed,
         "loss_curve": history[:: max(1, len(history) // 100)],
         "torch": torch.__version__,
