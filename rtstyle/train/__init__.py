@@ -8,4 +8,4 @@ The defaults live here, free of heavy imports, so the CLI can show them cheaply.
 DEFAULT_CONTENT_LAYERS = ("relu2_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_1")
 # Weights of the relative loss terms (see losses.PerceptualLoss), tuned on udnie.
-DEFAULT_WEIGHTS = {"content": 1.0, "style": 5.0, "tv": 10.0}
+DEFAULT_WEIGHTS = {"content": 2.0, "style": 3.0, "tv": 10.0}
