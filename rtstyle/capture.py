@@ -4,6 +4,8 @@ The capture thread reads continuously and hands frames over through `NewestSlot`
 holds only the newest one: when inference is slower than the source, old frames are
 dropped (and counted), never queued, so what the user sees is always as fresh as possible.
 Files and the demo clip are paced at their native frame rate, so they stand in for a camera.
+Every frame is grabbed on time, but only those the worker will take are converted to BGR
+(decoded, colour-converted, resized): dropped frames cost the CPU as little as possible.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ class NewestSlot:
         self._item: Any = None
         self._closed = False
         self.dropped = 0
+        self._wanted_at = 0.0  # when the taker expects to want the next item; 0: now
+        self._takers = 0  # threads waiting in take()
+
+    def expect_taker_at(self, t: float) -> None:
+        """The taker says when (time.monotonic()) it will next call `take`."""
+        self._wanted_at = t
+
+    def wanted_within(self, seconds: float) -> bool:
+        """Will the taker want an item within `seconds`? Lets the producer skip the cost
+        of preparing items that would only be replaced before anyone took them."""
+        return self._wanted_at - time.monotonic() <= seconds
 
     def put(self, item: Any) -> None:
         with self._cond:
@@ -65,10 +78,23 @@ class NewestSlot:
 
     def take(self, timeout: float | None = None) -> Any:
         """The newest item, or None when the timeout passes or the slot is closed and empty."""
+        self._wanted_at = 0.0
         with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
+            self._takers += 1
+            self._cond.notify_all()
+            try:
+                self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
+            finally:
+                self._takers -= 1
             item, self._item = self._item, None
             return item
+
+    def wait_for_taker(self, timeout: float) -> bool:
+        """Wait until someone is waiting in `take` on an empty slot; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (self._takers and self._item is None) or self._closed,
+                timeout) and not self._closed
 
     def close(self) -> None:
         """No more items will come; wake anyone waiting."""
@@ -96,9 +122,18 @@ class Source:
     fps = DEFAULT_FPS
     live = True
 
+    def grab(self) -> bool:
+        """Advance to the next frame without converting it; False at the end of a file or
+        when a live source fails."""
+        raise NotImplementedError
+
+    def retrieve(self) -> np.ndarray | None:
+        """The grabbed frame as BGR (the costly part: decoding / colour conversion)."""
+        raise NotImplementedError
+
     def read(self) -> np.ndarray | None:
         """The next BGR frame, or None at the end of a file or when a live source fails."""
-        raise NotImplementedError
+        return self.retrieve() if self.grab() else None
 
     def reopen(self) -> bool:
         """Start again: reconnect a live source, rewind a file. True if it worked."""
@@ -181,11 +216,15 @@ class CaptureSource(Source):
         return (f"cannot open stream {self.target} (tried OpenCV backends: {tried}); check "
                 "the URL and that the server is up")
 
-    def read(self) -> np.ndarray | None:
-        if self.cap is None:
-            return None
+    def grab(self) -> bool:
         try:
-            ok, frame = self.cap.read()
+            return self.cap is not None and self.cap.grab()
+        except cv2.error:
+            return False
+
+    def retrieve(self) -> np.ndarray | None:
+        try:
+            ok, frame = self.cap.retrieve()
         except cv2.error:
             return None
         return frame if ok and frame is not None and frame.size else None
@@ -255,6 +294,7 @@ class CaptureThread(threading.Thread):
         self.reconnect_timeout, self.notify = reconnect_timeout, notify
         self.stopping = threading.Event()
         self.captured = 0
+        self.skipped = 0  # grabbed but never converted: the consumer was busy (dropped)
         self.reconnects = 0
         self.error: str | None = None
         self.ended = False  # the source ran out (end of file), as opposed to being stopped
@@ -274,23 +314,55 @@ class CaptureThread(threading.Thread):
     def _loop(self) -> None:
         period = 1.0 / self.source.fps
         t_next = time.monotonic()
-        while not self.stopping.is_set():
-            if not self.source.live:  # play files at their own rate, like a camera would
-                delay = t_next - time.monotonic()
-                if delay > 0 and self.stopping.wait(delay):
-                    return
-                # Never run ahead, and after a stall restart the clock rather than burst.
-                t_next = max(t_next + period, time.monotonic() - period)
-            image = self.source.read()
-            if image is None:
-                if not self._recover():
-                    return
-                t_next = time.monotonic()
-                continue
-            if self.size and (image.shape[1], image.shape[0]) != self.size:
-                image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-            self.slot.put(Frame(image, self.captured, time.monotonic()))
-            self.captured += 1
+        held: tuple[int, float] | None = None  # a grabbed frame not converted yet
+        try:
+            while not self.stopping.is_set():
+                if not self.source.live:  # play files at their own rate, like a camera
+                    held = self._pace(t_next, held)
+                    if self.stopping.is_set():
+                        return
+                    # Never run ahead; after a stall restart the clock rather than burst.
+                    t_next = max(t_next + period, time.monotonic() - period)
+                grabbed = self.source.grab()
+                if held is not None:  # replaced before anyone wanted it
+                    self.skipped, held = self.skipped + 1, None
+                if not grabbed:
+                    if not self._recover():
+                        return
+                    t_next = time.monotonic()
+                    continue
+                held = (self.captured, time.monotonic())
+                self.captured += 1
+                # Convert now only if the worker will want a frame before the next one
+                # arrives; otherwise hold it (paced sources convert it on demand).
+                if self.slot.wanted_within(1.5 * period):
+                    self._deliver(held)
+                    held = None
+        finally:
+            if held is not None:
+                self.skipped += 1
+
+    def _pace(self, t_due: float, held: tuple[int, float] | None) -> tuple[int, float] | None:
+        """Wait until `t_due`; if the worker starts waiting meanwhile, convert and hand
+        it the held frame at once. Returns what is still held."""
+        while (delay := t_due - time.monotonic()) > 0 and not self.stopping.is_set():
+            if held is None:
+                self.stopping.wait(delay)
+            elif self.slot.wait_for_taker(min(delay, 0.1)):
+                self._deliver(held)
+                held = None
+        return held
+
+    def _deliver(self, held: tuple[int, float]) -> None:
+        """Convert the grabbed frame (decode, colour, resize) and offer it."""
+        index, t_capture = held
+        image = self.source.retrieve()
+        if image is None:
+            self.skipped += 1
+            return
+        if self.size and (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self.slot.put(Frame(image, index, t_capture))
 
     def _recover(self) -> bool:
         """After a failed read: rewind a looping file, reconnect a live source. False = stop."""
@@ -304,7 +376,7 @@ class CaptureThread(threading.Thread):
                     f"{self.reconnect_timeout:g} s")
         deadline = time.monotonic() + self.reconnect_timeout
         while not self.stopping.is_set() and time.monotonic() < deadline:
-            if src.reopen() and src.read() is not None:
+            if src.reopen() and src.grab():
                 self.reconnects += 1
                 self.notify(f"{src.description} is back")
                 return True

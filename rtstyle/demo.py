@@ -70,7 +70,7 @@ class DemoClip(Source):
         self.size = size
         w, h = size
         self.picture = landscape(2 * w, 2 * h)
-        self.t = 0
+        self.t = -1  # the grabbed frame
 
     def frame_at(self, t: int) -> np.ndarray:
         w, h = self.size
@@ -83,11 +83,13 @@ class DemoClip(Source):
         return cv2.warpAffine(self.picture, m, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)
 
-    def read(self) -> np.ndarray:
-        frame = self.frame_at(self.t)
+    def grab(self) -> bool:
         self.t += 1
-        return frame
+        return True
+
+    def retrieve(self) -> np.ndarray:
+        return self.frame_at(self.t)
 
     def reopen(self) -> bool:
-        self.t = 0
+        self.t = -1
         return True

@@ -168,6 +168,7 @@ class InferWorker(threading.Thread):
         self.failed = 0  # taken but not finished because of an error (counted as dropped)
         self.engine_s = 0.0  # time inside engine.run, for engine-only FPS
         self.engine_frames = 0
+        self.frame_s = 0.0  # smoothed time per frame, to tell capture when we want the next
         self.error: str | None = None
 
     def stop(self) -> None:
@@ -181,11 +182,14 @@ class InferWorker(threading.Thread):
                     if self.frames.closed:
                         return
                     continue
+                t0 = time.monotonic()
+                self.frames.expect_taker_at(t0 + self.frame_s)
                 try:
                     self.outputs.put(self._stylise(frame))
                 except Exception:
                     self.failed += 1
                     raise
+                self.frame_s += 0.3 * (time.monotonic() - t0 - self.frame_s)
                 self.processed += 1
                 if self.max_frames and self.processed >= self.max_frames:
                     return
@@ -449,7 +453,7 @@ class Pipeline:
             "frames_captured": self.capture.captured,
             "frames_processed": w.processed,
             "frames_shown": shown,
-            "frames_dropped": self.frames.dropped + w.failed,
+            "frames_dropped": self.frames.dropped + self.capture.skipped + w.failed,
             "fps_end_to_end": (shown - 1) / span if span > 0 else None,
             "fps_engine": w.engine_frames / w.engine_s if w.engine_s > 0 else None,
             "latency_ms_p50": percentile(self.latencies_ms, 50),
