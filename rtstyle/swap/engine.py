@@ -35,7 +35,7 @@ from rtstyle.swap.op import normalise, style_patches, swap
 VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # 'imagenet' (torchvision download) or a local state dict
 DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; default: shipped
 BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda")
-AUTO_BACKEND = "onnxruntime"  # measured faster on CPU, see docs/swap and issue 7's note
+AUTO_BACKEND = "torch"  # measured faster than ONNX Runtime on this CPU (issue 7 note)
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
 
 
@@ -196,19 +196,19 @@ def _runtime(backend: str, threads: int | None, precision: str) -> _Runtime:
 class SwapEngine(Engine):
     """Style-swap with one painting at a time; `set_style` changes it cheaply."""
 
-    def __init__(self, runtime: _Runtime, painting: Path, budget: Budget):
+    def __init__(self, runtime: _Runtime, painting: Path, budget: Budget,
+                 image: np.ndarray | None = None):
         self.runtime, self.budget = runtime, budget
         self.backend = runtime.backend
-        self.set_style(painting)
+        self.set_style(painting, image)
 
-    def set_style(self, painting: Path) -> float:
-        """Encode `painting` and make it the style; returns the seconds it took.
-
-        Safe to call from a worker thread while another thread runs frames.
-        """
+    def set_style(self, painting: Path, image: np.ndarray | None = None) -> float:
+        """Encode `painting` (or its already loaded `image`) and make it the style; returns
+        the seconds it took. Safe to call from a worker thread while another runs frames."""
         t0 = time.perf_counter()
-        img = load_painting(painting, self.budget.style_size)
-        patches = self.runtime.encode(img, self.budget.max_patches)
+        if image is None:
+            image = load_painting(painting, self.budget.style_size)
+        patches = self.runtime.encode(image, self.budget.max_patches)
         self._style = (Path(painting).stem, patches)
         self.encode_seconds = time.perf_counter() - t0
         return self.encode_seconds
@@ -241,9 +241,9 @@ def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None 
                            + ", ".join(BACKENDS))
     if budget.precision not in ("fp32", "bf16"):
         raise RtstyleError(f"unknown swap precision '{budget.precision}'; use fp32 or bf16")
-    load_painting(painting, budget.style_size)  # bad style image: fail before loading nets
+    image = load_painting(painting, budget.style_size)  # a bad one fails before loading nets
     if backend == "auto":
         backend = AUTO_BACKEND if budget.precision == "fp32" else "torch"
     if budget.precision == "bf16" and backend != "torch":
         raise RtstyleError("bf16 swap precision runs on --backend torch only")
-    return SwapEngine(_runtime(backend, threads, budget.precision), Path(painting), budget)
+    return SwapEngine(_runtime(backend, threads, budget.precision), Path(painting), budget, image)

@@ -1,6 +1,7 @@
 """Style-swap figures for the issue note and README: speed, switch time, budget quality.
 
-Run: python -m rtstyle.swap.measure PHOTO PAINTING [PAINTING2] --out FILE.json
+Run: python -m rtstyle.swap.measure figures PHOTO PAINTING PAINTING2 --out FILE.json
+     python -m rtstyle.swap.measure grid PHOTOS_DIR PAINTINGS_DIR --out GRID.png
 Speeds are median ms per frame after warm-up. The quality cost of a budget option is the
 PSNR (dB) of its output against a reference budget and the relative distance of its swapped
 relu3_1 features to the reference's: style-size limits against the style at 512 px, patch
@@ -83,15 +84,50 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
     return result
 
 
+def picture_grid(photos: list[Path], paintings: list[Path], out: Path,
+                 cell: int = 160) -> None:
+    """Photos down, paintings across (top row: the paintings, left column: the photos)."""
+    from rtstyle.images import write_image
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        s = cell / max(h, w)
+        img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        canvas = np.full((cell, cell, 3), 255, np.uint8)
+        y, x = (cell - img.shape[0]) // 2, (cell - img.shape[1]) // 2
+        canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
+        return canvas
+
+    engines = [open_swap_engine(p, "torch") for p in paintings]
+    rows = [np.hstack([np.full((cell, cell, 3), 255, np.uint8)]
+                      + [fit(cv2.imread(str(p))) for p in paintings])]
+    for photo in photos:
+        img = cv2.imread(str(photo))
+        s = 2 * cell / max(img.shape[:2])  # stylise at 2x the cell, as a user would see it
+        img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        rows.append(np.hstack([fit(img)] + [fit(e.run(img[None])[0]) for e in engines]))
+    write_image(out, np.vstack(rows))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("photo", type=Path)
-    p.add_argument("painting", type=Path)
-    p.add_argument("painting2", type=Path, help="the painting to switch to")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--runs", type=int, default=7)
-    p.add_argument("--out", type=Path, required=True)
+    sub = p.add_subparsers(dest="what", required=True)
+    f = sub.add_parser("figures", help="speed, switch time and budget quality as JSON")
+    f.add_argument("photo", type=Path)
+    f.add_argument("painting", type=Path)
+    f.add_argument("painting2", type=Path, help="the painting to switch to")
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--runs", type=int, default=7)
+    f.add_argument("--out", type=Path, required=True)
+    g = sub.add_parser("grid", help="picture grid, photos x paintings")
+    g.add_argument("photos", type=Path)
+    g.add_argument("paintings", type=Path)
+    g.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
+    if args.what == "grid":
+        picture_grid(sorted(args.photos.glob("*.jpg")), sorted(args.paintings.glob("*.jpg")),
+                     args.out)
+        return
     photo = cv2.imread(str(args.photo))
     frames = {k: cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
               for k, (h, w) in SIZES.items()}
