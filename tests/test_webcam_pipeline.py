@@ -1,0 +1,92 @@
+"""The pipeline in-process: switching style never stalls the frames, a style that cannot
+load leaves the current one running, and the controls act on the output."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from test_webcam import tiny_style
+
+from rtstyle.adjust import adjust
+from rtstyle.demo import DemoClip
+from rtstyle.engines import open_engine
+from rtstyle.modelfile import save_model
+from rtstyle.nets import build_net
+from rtstyle.pipeline import Controls, Pipeline, StyleMenu
+
+SIZE = (96, 72)
+
+
+def start(menu: StyleMenu, controls: Controls | None = None) -> Pipeline:
+    engine = open_engine(menu.current()[1], "onnxruntime")
+    return Pipeline(DemoClip(SIZE), menu, engine, backend="onnxruntime", threads=None,
+                    size=SIZE, controls=controls or Controls(), log=lambda m: None)
+
+
+def collect(p: Pipeline, until, timeout: float = 120.0) -> list:
+    """Deliver outputs like the headless loop does, until `until(outputs)` holds."""
+    got, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = p.next_output(0.1)
+        if out is not None:
+            p.deliver(out)
+            got.append(out)
+            if until(got):
+                return got
+    raise AssertionError(f"timed out; styles seen: {[o.style for o in got]}")
+
+
+def test_frames_keep_coming_while_the_next_style_loads(rtstyle_home):
+    tiny_style(rtstyle_home, "a-tiny", 1)
+    torch.manual_seed(3)  # a full-size net: exporting and warming it up takes a while
+    save_model(rtstyle_home / "styles" / "b-full.safetensors", build_net("fst"),
+               {"style": "b-full", "source": "test", "licence": "CC0"})
+    menu = StyleMenu([("a-tiny", "a-tiny"), ("b-full", "b-full")])
+    with start(menu) as p:
+        collect(p, lambda got: len(got) >= 2)
+        p.handle("next")  # returns at once: loading happens off this thread
+        assert p.switcher.loading == "b-full"
+        during = collect(p, lambda got: got[-1].style == "b-full")
+    stats = p.stats()  # final once stopped
+    styles = [o.style for o in during]
+    assert styles.count("a-tiny") >= 3, "frames stalled while the next style loaded"
+    assert styles[-1] == "b-full" and "b-full" not in styles[:-1]
+    assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_captured"]
+
+
+def test_a_style_that_cannot_load_leaves_the_current_one_running(rtstyle_home, tmp_path):
+    tiny_style(rtstyle_home, "a-tiny", 1)
+    missing = tmp_path / "gone.jpg"
+    menu = StyleMenu([("a-tiny", "a-tiny")], [("gone", missing)])
+    with start(menu) as p:
+        collect(p, lambda got: len(got) >= 1)
+        p.handle("family")
+        notices = []
+        end = time.monotonic() + 120
+        while not any("cannot load gone" in m for m in notices) and time.monotonic() < end:
+            notices = [m for _, m in p.notices]
+            collect(p, lambda got: True)
+        got = collect(p, lambda got: len(got) >= 3)
+    assert any("cannot load gone" in m for m in notices), notices
+    assert {o.style for o in got} == {"a-tiny"}
+
+
+def test_controls_mirror_strength_and_original_act_on_the_output(rtstyle_home):
+    tiny_style(rtstyle_home, "a-tiny", 1)
+    controls = Controls()
+    engine = open_engine("a-tiny", "onnxruntime")
+    with start(StyleMenu([("a-tiny", "a-tiny")]), controls) as p:
+        for action in ("weaker", "weaker", "weaker", "mirror"):
+            assert p.handle(action)
+        assert controls.strength == 0.7 and controls.mirror
+        mirrored = collect(p, lambda got: len(got) >= 3)[-1]
+        p.handle("original")
+        plain = collect(p, lambda got: got[-1].style == "original")[-1]
+        assert not p.handle("quit")
+    clip = DemoClip(SIZE)
+    frame = clip.frame_at(mirrored.index)[:, ::-1]
+    expected = adjust(frame, engine.run(np.ascontiguousarray(frame)[None])[0], 0.7)
+    assert np.abs(mirrored.image.astype(int) - expected).max() <= 2
+    assert np.array_equal(plain.image, clip.frame_at(plain.index)[:, ::-1])
