@@ -80,6 +80,11 @@ def test_reports_render_as_text_markdown_and_plots(report, tmp_path):
         assert cv2.imread(str(p)) is not None
 
 
+def _torch_and_ort() -> list[Variant]:
+    known = default_variants()
+    return [known["torch"], known["onnxruntime"]]
+
+
 def _model(tmp_path, seed: int) -> BenchModel:
     torch.manual_seed(seed)
     return transform_model(f"m{seed}", "fst", None, tmp_path, seed=seed)
@@ -88,7 +93,7 @@ def _model(tmp_path, seed: int) -> BenchModel:
 def test_engine_that_disagrees_with_torch_is_rejected_untimed(tmp_path):
     model, other = _model(tmp_path, 0), _model(tmp_path, 1)
     impostor = Variant("impostor", "fp32", 40.0, "onnxruntime", prepare=lambda m: other.spec)
-    variants = [*default_variants().values(), impostor]
+    variants = [*_torch_and_ort(), impostor]
     results = bench_engines([model], variants, [(32, 48)], BenchInputs([], seed=3), TINY)
     by = {r["engine"]: r for r in results}
     assert by["onnxruntime"]["status"] == "ok"
@@ -152,7 +157,7 @@ def test_flops_of_the_full_net_match_a_hand_count(tmp_path):
 
 def test_case_predicted_too_slow_is_skipped_unless_sweeping(tmp_path):
     model = _model(tmp_path, 0)
-    variants = [*default_variants().values()]
+    variants = _torch_and_ort()
     quick = Settings(threads=1, warmup=1, runs=2, min_runs=2, max_seconds=1e-4)
     sizes = [(32, 32), (64, 96)]
     results = bench_engines([model], variants, sizes, BenchInputs([]), quick)

@@ -8,6 +8,7 @@ model also says what it costs per frame, counted from its torch graph.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,25 +116,40 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
             models.append(transform_model("lite", "lite", find_arch_style("lite", style),
                                           workdir))
         elif key == "swap":
-            reason = swap_unavailable(painting)
+            reason = swap_unavailable(painting, workdir)
             if reason:
                 missing[key] = reason
                 continue
+            from rtstyle.swap.engine import decoder_path
+
+            decoder = decoder_path()
+            trained = "random decoder" if decoder.parent == workdir else f"decoder {decoder.name}"
             models.append(BenchModel("swap", str(painting), f"style-swap, painting "
-                                     f"{painting.name}", lambda: swap_frame_module(painting)))
+                                     f"{painting.name}, {trained}",
+                                     lambda: swap_frame_module(painting)))
         else:
             raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap")
     return models, missing
 
 
-def swap_unavailable(painting: Path | None) -> str | None:
-    """Why style-swap cannot be benchmarked here, or None when it can (which loads it)."""
+def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
+    """Why style-swap cannot be benchmarked here, or None when it can (which loads it).
+
+    Without a trained decoder (none shipped yet, or none given in $RTSTYLE_SWAP_DECODER)
+    a seeded random one stands in: speed does not depend on its weights."""
     try:
-        from rtstyle.swap.engine import open_swap_engine
+        from rtstyle.swap.engine import DECODER_ENV, decoder_path, open_swap_engine
     except ImportError:
         return "this install has no style-swap engine (rtstyle.swap.engine)"
     if painting is None:
         return "no painting given (--style-image) and none found in the assets"
+    if not decoder_path().is_file():
+        from rtstyle.swap.decoder import Decoder, save_decoder
+
+        torch.manual_seed(0)
+        path = workdir / "swap-decoder-random.safetensors"
+        save_decoder(path, Decoder(), {"made_by": "rtstyle bench: random weights, seed 0"})
+        os.environ[DECODER_ENV] = str(path)  # the swap engine's documented setting
     try:
         open_swap_engine(painting, "torch").close()
     except RtstyleError as e:
