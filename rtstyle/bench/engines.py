@@ -64,6 +64,7 @@ class Variant:
 # engines agree to about a grey level (> 45 dB); fp16 and int8 trade some fidelity.
 MIN_PSNR = {"fp32": 40.0, "fp16": 35.0, "int8": 25.0}
 GPU_FP16 = {"tensorrt", "onnxruntime-cuda"}
+CPU_ONNX = {"onnxruntime", "openvino"}  # CPU backends that run the fp32 ONNX export
 
 
 def default_variants(workdir: Path | None = None,
@@ -81,11 +82,8 @@ def default_variants(workdir: Path | None = None,
             # open_engine runs catalogue styles in fp16 on the GPU backends.
             precision = "fp16" if backend in GPU_FP16 else "fp32"
             variants[backend] = Variant(backend, precision, MIN_PSNR[precision], backend,
-                                        prepare=_fp32_onnx if backend == "onnxruntime" else None)
-    if importlib.util.find_spec("openvino") and \
-            importlib.util.find_spec("rtstyle.engines.openvino_engine"):
-        variants["openvino"] = Variant("openvino", "fp32", MIN_PSNR["fp32"], "openvino",
-                                       prepare=_fp32_onnx)
+                                        prepare=_fp32_onnx if backend in CPU_ONNX else None,
+                                        unavailable=_swap_backend_check(backend))
     if workdir is not None and importlib.util.find_spec("rtstyle.export.exporter"):
         for precision in ("fp16", "int8"):
             variants[f"onnxruntime-{precision}"] = Variant(
@@ -103,6 +101,19 @@ def _fp32_onnx(model: BenchModel) -> str:
     from rtstyle.styles import find_style
 
     return str(onnx_file(find_style(model.spec)))
+
+
+def _swap_backend_check(backend: str) -> Callable[[BenchModel], str | None]:
+    """Style-swap has its own engine, with its own list of backends."""
+
+    def unavailable(model: BenchModel) -> str | None:
+        if model.key != "swap":
+            return None
+        from rtstyle.swap.engine import BACKENDS
+
+        return None if backend in BACKENDS else f"style-swap does not run on {backend}"
+
+    return unavailable
 
 
 def _transform_nets_only(model: BenchModel) -> str | None:

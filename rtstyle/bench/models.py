@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -33,17 +33,21 @@ class BenchModel:
     weights: str  # where the weights came from, for the report
     frame_module: Callable[[], nn.Module] | None = None  # frames -> frames, for FLOP counting
 
+    _gflops: dict[tuple[int, int], float | None] = field(default_factory=dict, repr=False)
+
     def gflops(self, height: int, width: int) -> float | None:
         """GFLOPs of one (height, width) frame, or None where the model has no torch graph."""
         if self.frame_module is None:
             return None
-        from torch.utils.flop_counter import FlopCounterMode
+        if (height, width) not in self._gflops:
+            from torch.utils.flop_counter import FlopCounterMode
 
-        module = self.frame_module().eval().to("meta")
-        frames = torch.empty(1, height, width, 3, dtype=torch.uint8, device="meta")
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            module(frames)
-        return round(counter.get_total_flops() / 1e9, 3)
+            module = self.frame_module().eval().to("meta")
+            frames = torch.empty(1, height, width, 3, dtype=torch.uint8, device="meta")
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                module(frames)
+            self._gflops[(height, width)] = round(counter.get_total_flops() / 1e9, 3)
+        return self._gflops[(height, width)]
 
 
 def random_net(arch: str, seed: int = 0, **options) -> nn.Module:

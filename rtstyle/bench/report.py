@@ -17,6 +17,9 @@ COLUMNS = [("model", "model"), ("size", "size"), ("engine", "engine"), ("precisi
            ("psnr_vs_torch_db", "PSNR dB"), ("runs", "runs")]
 
 
+TITLES = {"full": "full net (fst)", "lite": "lite net", "swap": "style-swap"}
+
+
 def _cell(rec: dict, key: str) -> str:
     value = rec.get(key)
     if key == "psnr_vs_torch_db" and rec["engine"] == "torch":
@@ -151,6 +154,7 @@ def plot(report: dict, folder: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     from rtstyle.files import atomic_output
 
@@ -165,17 +169,23 @@ def plot(report: dict, folder: Path) -> list[Path]:
     order = {s: i for i, (_, s) in enumerate(sizes)}
     written = []
 
+    engines = list(dict.fromkeys(r["engine"] for r in report["engines"]))
+    colour = {e: f"C{i % 10}" for i, e in enumerate(engines)}  # one colour per engine
     fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         for engine in dict.fromkeys(r["engine"] for r in ok if r["model"] == model):
             pts = sorted((order[r["size"]], r["fps"]) for r in ok
                          if r["model"] == model and r["engine"] == engine)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=engine)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=engine,
+                    color=colour[engine])
         ax.axhline(30, color="grey", linestyle="--", linewidth=0.8)
         ax.text(0, 30, " 30 FPS", va="bottom", fontsize=8, color="grey")
         ax.set_xticks(range(len(sizes)), [s for _, s in sizes])
         ax.set_yscale("log")
-        ax.set_title(f"{model} net")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(TITLES.get(model, model))
         ax.set_xlabel("frame size")
         ax.set_ylabel("frames per second (median)")
         ax.grid(True, which="both", alpha=0.3)
@@ -193,7 +203,8 @@ def plot(report: dict, folder: Path) -> list[Path]:
                       fontsize=7)
         ax.set_xscale("log")
         ax.set_xlabel("ms per frame (box: quartiles, whiskers: p5-p95)")
-        ax.set_title(f"{model} net: per-frame latency, warm-up excluded", fontsize=9)
+        ax.set_title(f"{TITLES.get(model, model)}: per-frame latency, warm-up excluded",
+                     fontsize=9)
         ax.grid(True, axis="x", which="both", alpha=0.3)
     pipelines = {k: v for k, v in report.get("pipelines", {}).items() if v.get("latencies_ms")}
     fig.suptitle(f"rtstyle engine latency ({title})", fontsize=10)
