@@ -3,7 +3,10 @@
 A light mirror of VGG19 up to relu3_1 (reflection-padded 3x3 convs, nearest x2 upsampling),
 narrower than VGG so decoding costs less than encoding. It predicts the ImageNet-normalised
 image the encoder expects and maps it back to RGB 0..255, which keeps its raw outputs near
-unit scale while training. Saved as safetensors with the training record in the metadata.
+unit scale while training; likewise its input is divided by `feature_scale` (the RMS of
+the encoder's relu3_1 on photos, ~400 for the offline VGG19), without which the first convs
+see inputs in the thousands and training crawls. Saved as safetensors with the training
+record in the metadata.
 """
 
 from __future__ import annotations
@@ -36,10 +39,10 @@ def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
 class Decoder(nn.Module):
     """(N, 256, h, w) relu3_1 features -> (N, 3, 4h, 4w) RGB in 0..255 (unclamped)."""
 
-    def __init__(self, widths: tuple[int, int, int] = (128, 64, 32)):
+    def __init__(self, widths: tuple[int, int, int] = (128, 64, 32), feature_scale: float = 1.0):
         super().__init__()
         w1, w2, w3 = widths
-        self.widths = tuple(widths)
+        self.widths, self.feature_scale = tuple(widths), float(feature_scale)
         self.body = nn.Sequential(
             *_conv(FEATURES, w1), nn.Upsample(scale_factor=2, mode="nearest"),
             *_conv(w1, w2), *_conv(w2, w2), nn.Upsample(scale_factor=2, mode="nearest"),
@@ -50,7 +53,7 @@ class Decoder(nn.Module):
                              persistent=False)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.body(features) * self.std + self.mean
+        return self.body(features / self.feature_scale) * self.std + self.mean
 
 
 def encoder_fingerprint(encoder: nn.Module) -> str:
@@ -65,7 +68,8 @@ def encoder_fingerprint(encoder: nn.Module) -> str:
 
 def save_decoder(path: Path, net: Decoder, record: dict[str, Any]) -> None:
     """Write the weights and `record` (how it was trained) atomically."""
-    meta = {"format": FORMAT, "widths": list(net.widths), **record}
+    meta = {"format": FORMAT, "widths": list(net.widths), "feature_scale": net.feature_scale,
+            **record}
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
     write_bytes_atomic(Path(path), save(tensors, metadata={META_KEY: json.dumps(meta)}))
 
@@ -86,7 +90,7 @@ def load_decoder(path: Path = BUILTIN) -> tuple[Decoder, dict[str, Any]]:
     if meta.get("format") != FORMAT:
         raise RtstyleError(f"{path} is not a style-swap decoder; train one with "
                            "`rtstyle train-swap`")
-    net = Decoder(tuple(meta["widths"]))
+    net = Decoder(tuple(meta["widths"]), meta.get("feature_scale", 1.0))
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -113,20 +113,27 @@ def train(cfg: TrainConfig) -> dict:
         raise RtstyleError(f"--size {cfg.size} is too small; use at least 32")
     ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
     encoder = VGGFeatures(["relu3_1"], cfg.vgg_weights)
-    torch.manual_seed(cfg.seed)
-    net = Decoder(cfg.widths)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    photo_px = _pyramid(photos, cfg.size)
+    painting_px = _pyramid(paintings, cfg.size)
     g = torch.Generator().manual_seed(cfg.seed)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True) \
+        if cfg.resume and ckpt.exists() else None
+    if state:
+        scale = state["feature_scale"]
+    else:
+        with torch.no_grad():
+            crops = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(8)])
+            scale = float(encoder(crops)["relu3_1"].square().mean().sqrt())
+    torch.manual_seed(cfg.seed)
+    net = Decoder(cfg.widths, scale)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start, losses, elapsed = 0, [], 0.0
-    if cfg.resume and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if state:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         g.set_state(state["rng"])
         start, losses, elapsed = state["step"], state["losses"], state["elapsed"]
         print(f"resuming from {ckpt} at step {start}")
-    photo_px = _pyramid(photos, cfg.size)
-    painting_px = _pyramid(paintings, cfg.size)
 
     def encode(rgb: torch.Tensor) -> torch.Tensor:
         return encoder(rgb)["relu3_1"]
@@ -134,7 +141,7 @@ def train(cfg: TrainConfig) -> dict:
     def save_checkpoint(step: int) -> None:
         with atomic_output(ckpt) as tmp:
             torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": g.get_state(),
-                        "step": step, "losses": losses,
+                        "feature_scale": scale, "step": step, "losses": losses,
                         "elapsed": elapsed + time.monotonic() - t0}, tmp)
 
     t0 = time.monotonic()
