@@ -22,20 +22,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the full results, machine description included")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="write fps_by_size.png and latency.png here (needs matplotlib)")
-    p.add_argument("--models", default="full,lite,swap",
+    p.add_argument("--models", default="full,lite,swap", metavar="LIST",
                    help="comma-separated: full, lite, swap (default: all that exist)")
-    p.add_argument("--engines", default=None,
+    p.add_argument("--engines", default=None, metavar="LIST",
                    help="comma-separated engine names (default: every one this install has; "
                         "torch always runs as the reference)")
-    p.add_argument("--sizes", default="256x256,640x480,1280x720,1920x1080",
-                   help="comma-separated WIDTHxHEIGHT list")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
+    p.add_argument("--sizes", default="256x256,640x480,1280x720,1920x1080", metavar="LIST",
+                   help="comma-separated WIDTHxHEIGHT list (default: "
+                        "256x256,640x480,1280x720,1920x1080)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), metavar="N",
                    help="CPU threads for every engine and the peak matmul (default: all CPUs)")
-    p.add_argument("--runs", type=int, default=20, help="timed runs per case, at most")
-    p.add_argument("--min-runs", type=int, default=3, help="timed runs per case, at least")
-    p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (>= 1)")
-    p.add_argument("--max-seconds", type=float, default=10.0,
-                   help="stop timing a case after this long (once --min-runs are done)")
+    p.add_argument("--runs", type=int, default=20, metavar="N",
+                   help="timed runs per case, at most (default 20)")
+    p.add_argument("--min-runs", type=int, default=3, metavar="N",
+                   help="timed runs per case, at least (default 3)")
+    p.add_argument("--warmup", type=int, default=2, metavar="N",
+                   help="untimed runs before timing, the first one checked (default 2)")
+    p.add_argument("--max-seconds", type=float, default=10.0, metavar="S",
+                   help="stop timing a case after S seconds once --min-runs are done, and "
+                        "skip cases predicted to need more (default 10)")
     p.add_argument("--sweep", action="store_true",
                    help="run every case, even those predicted to exceed --max-seconds")
     p.add_argument("--style", default="udnie",
