@@ -186,18 +186,22 @@ class CaptureSource(Source):
         undo = _quiet_opencv()
         try:
             for api in self.apis:
-                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, READ_TIMEOUT_MS,
-                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-                if self.kind == "camera" and self.size:
-                    params += [cv2.CAP_PROP_FRAME_WIDTH, self.size[0],
-                               cv2.CAP_PROP_FRAME_HEIGHT, self.size[1]]
+                # Backends refuse to open with parameters they do not know, so only
+                # FFmpeg gets the timeouts; camera sizes are requested after opening.
+                params = ([cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, READ_TIMEOUT_MS,
+                           cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+                          if api == cv2.CAP_FFMPEG else [])
                 try:
                     cap = cv2.VideoCapture(self.target, api, params)
                 except cv2.error:
                     continue
                 if cap.isOpened():
-                    if self.kind == "camera":
-                        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames in the driver
+                    if self.kind == "camera":  # unsupported settings are ignored
+                        if self.size:
+                            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+                            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+                        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued
+                        cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS)
                     self.cap, self.api_used = cap, api_name(api)
                     return True
                 cap.release()

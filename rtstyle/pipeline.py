@@ -277,11 +277,11 @@ class Pipeline:
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Pipeline:
+        if self.record_to is not None:  # first, so a recording that cannot start stops
+            self.toggle_recording()  # everything before any thread runs
         self.t_start = time.monotonic()
         self.capture.start()
         self.worker.start()
-        if self.record_to is not None:
-            self.toggle_recording()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -432,9 +432,8 @@ class Pipeline:
         lines += [m for t, m in self.notices if now - t < NOTICE_S]
         return lines
 
-    def recent_fps(self, window_s: float = 2.0) -> float:
-        t = self.shown_times
-        recent = [x for x in t[-120:] if t[-1] - x <= window_s] if t else []
+    def recent_fps(self, frames: int = 10) -> float:
+        recent = self.shown_times[-frames:]
         return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
 
     def recent_latency(self) -> float:

@@ -106,8 +106,10 @@ def test_demo_runs_the_whole_pipeline_without_a_camera(tmp_path, rtstyle_home):
     assert stats["frames_processed"] == 5 and stats["backend"].startswith("torch")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_recording_is_finished_and_playable(tmp_path, rtstyle_home, sig):
+    """Ctrl-C and kill finish the file; even SIGKILL leaves a playable one (fragmented MP4
+    under its final name, which ffmpeg closes when its input ends)."""
     tiny_style(rtstyle_home, "tiny", 1)
     out = tmp_path / "live.mp4"
     proc = subprocess.Popen(
@@ -123,8 +125,14 @@ def test_interrupted_recording_is_finished_and_playable(tmp_path, rtstyle_home, 
         rest = proc.communicate(timeout=60)[1]
     finally:
         proc.kill()
-    assert proc.returncode == 0, rest
-    assert "recorded" in rest
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        end = time.monotonic() + 60  # ffmpeg, orphaned, finishes the file on its own
+        while time.monotonic() < end and (not out.exists() or len(read_video(out)[0]) < 15):
+            time.sleep(0.5)
+    else:
+        assert proc.returncode == 0, rest
+        assert "recorded" in rest
     frames, fps = read_video(out)
     assert fps == pytest.approx(30) and len(frames) >= 15
     assert frames[0].shape == (72, 96, 3)
