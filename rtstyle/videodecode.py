@@ -61,6 +61,9 @@ class FrameReader:
             self._proc.kill()
         self._proc.wait()
         self._proc.stdout.close()
+        # No thread may outlive the run: a daemon thread still alive when Python exits
+        # can abort the interpreter ("terminate called without an active exception").
+        self._stderr.join()
 
     def __enter__(self) -> FrameReader:
         return self

@@ -19,6 +19,7 @@ from pathlib import Path
 from rtstyle.errors import RtstyleError
 from rtstyle.ffmpeg import ffmpeg_exe
 
+_INPUT = re.compile(r"^Input #0, ([\w,]+), from")
 _DURATION = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"^\s*Stream #0:\d+.*?: (Video|Audio): (\w+)")
 _CONFIG = re.compile(r"Parsed_showinfo.*config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
@@ -113,6 +114,10 @@ def probe_video(path: Path, start: float | None = None, end: float | None = None
                     or "Invalid data" in ln), lines[-1] if lines else "unknown reason")
         raise RtstyleError(f"cannot read {path}: not a video file, or it is corrupt or "
                            f"truncated (ffmpeg: {why.strip()})")
+    demuxer = next((m[1] for ln in lines if (m := _INPUT.match(ln))), "")
+    if demuxer == "image2" or demuxer.endswith("_pipe"):  # ffmpeg reads stills as 1 frame
+        raise RtstyleError(f"{path} is a still image ({demuxer.removesuffix('_pipe')}), not "
+                           "a video; use `rtstyle image` for it")
     if not any(k == "Video" for k, _ in kinds):
         raise RtstyleError(f"{path} has no video stream (it holds "
                            f"{', '.join(k.lower() for k, _ in kinds) or 'nothing'}); "

@@ -130,6 +130,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     stop = threading.Event()
     errors: list[BaseException] = []
     done = 0
+    tqdm.monitor_interval = 0  # no monitor thread: every thread ends before we return
     bar = tqdm(total=info.frames, unit="frame", desc=src.name, dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -120,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
                 keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch)
         except VideoInterrupted as e:
             print(f"rtstyle: {e}", file=sys.stderr)
-            return 130
+            # Everything is cleaned up (ffmpeg stopped, no file left). Leave at once: the
+            # engines' native thread pools, torn down by a normal interpreter exit this soon
+            # after a Ctrl-C, sometimes abort the process ("terminate called ...", exit 134).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         except RtstyleError as e:
             if len(jobs) == 1:
                 raise

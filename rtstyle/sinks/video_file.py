@@ -218,6 +218,7 @@ class VideoFileWriter:
             with contextlib.suppress(BrokenPipeError, OSError, ValueError):
                 self._proc.stdin.close()
             self._proc.wait()
+            self._stderr.join()  # no thread outlives the writer
             self._cleanup_cmds()
             if self._open:
                 self._open = False

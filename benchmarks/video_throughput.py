@@ -1,0 +1,98 @@
+"""Video-mode throughput against engine-only throughput, same frames, size and engine.
+
+engine-only: the frames are decoded into memory first, then only `engine.run` is timed
+(batches of --batch). video mode: `stylise_video` on the same clip range (decode, infer,
+encode with audio, in their threads), timed from start to the finished file; the probe
+pass is reported separately. Rounds alternate (engine, video, engine, video, ...) so
+load from other processes on a shared machine hits both alike. Target (issue 4): video
+mode >= 95 % of engine-only FPS.
+
+    python benchmarks/video_throughput.py [--video vtest.avi] [--frames 60] [--max-size 320]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = Path(os.environ.get("RTSTYLE_ASSETS", ROOT.parent / "shared" / "assets"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--video", type=Path, default=ASSETS / "videos" / "vtest.avi")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--max-size", type=int, default=320)
+    ap.add_argument("--style", default="udnie")
+    ap.add_argument("--backend", default="onnxruntime")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path,
+                    default=ROOT / "benchmarks" / "video_throughput_results.json")
+    args = ap.parse_args()
+
+    from rtstyle.engines import open_engine
+    from rtstyle.styles import find_style, import_style
+    from rtstyle.videodecode import FrameReader
+    from rtstyle.videoprobe import probe_video
+    from rtstyle.videostylise import frame_size, stylise_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        try:
+            find_style(args.style)
+        except Exception:  # not installed here: import the published ml5 checkpoint
+            os.environ["RTSTYLE_HOME"] = str(tmp / "home")
+            import_style(ASSETS / "styles-ml5" / args.style)
+        engine = open_engine(args.style, args.backend, args.threads)
+
+        t0 = time.perf_counter()
+        info = probe_video(args.video)
+        end = args.frames / float(info.fps)
+        probe_s = time.perf_counter() - t0
+        w, h = frame_size(info.width, info.height, args.max_size)
+        frames = np.stack(list(FrameReader(args.video, (w, h), (info.width, info.height),
+                                           None, end)))
+        engine.warmup(h, w)
+
+        engine_fps, video_fps = [], []
+        for r in range(args.rounds):
+            t0 = time.perf_counter()
+            for i in range(0, len(frames), args.batch):
+                engine.run(frames[i:i + args.batch])
+            engine_fps.append(len(frames) / (time.perf_counter() - t0))
+            res = stylise_video(engine, args.video, tmp / f"out{r}.mp4", max_size=args.max_size,
+                                end=end, batch=args.batch, progress=False)
+            assert res.frames == len(frames)
+            video_fps.append(res.fps)
+            print(f"round {r}: engine-only {engine_fps[-1]:.2f} fps, video {video_fps[-1]:.2f} "
+                  f"fps", flush=True)
+
+    e, v = statistics.median(engine_fps), statistics.median(video_fps)
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other jobs",
+        "video": args.video.name, "frames": len(frames), "size": f"{w}x{h}",
+        "style": args.style, "backend": engine.backend, "threads": args.threads,
+        "batch": args.batch, "engine_fps_rounds": [round(x, 3) for x in engine_fps],
+        "video_fps_rounds": [round(x, 3) for x in video_fps],
+        "engine_fps_median": round(e, 3), "video_fps_median": round(v, 3),
+        "video_over_engine_percent": round(100 * v / e, 1),
+        "probe_pass_s": round(probe_s, 2),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
