@@ -248,9 +248,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             step += 1
             history.append([step, total.item(), *(terms[k].item() for k in TERMS)])
             bar.update(1)
-            bar.set_postfix(total=f"{history[-1][1]:.3g}", content=f"{history[-1][2]:.3g}",
-                            style=f"{cfg.style_weight * history[-1][3]:.3g}",
-                            tv=f"{cfg.tv_weight * history[-1][4]:.3g}")
+            # the weighted total, then each term unweighted (as in the model's record)
+            bar.set_postfix(dict(zip(("total", *TERMS), (f"{v:.3g}" for v in history[-1][1:]),
+                                     strict=True)))
             if held and (step % cfg.sample_every == 0 or step == cfg.steps):
                 _write_samples(workdir / "samples" / f"step_{step:06d}.jpg", net.eval(),
                                held[:SAMPLE_PHOTOS])
