@@ -66,7 +66,7 @@ def main() -> None:
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if r.returncode != 0:
                 sys.exit(r.stderr)
-            runs[mode] = {"command": " ".join(cmd[1:]).replace(str(tmp), "$TMP"),
+            runs[mode] = {"command": " ".join(cmd[2:]).replace(str(tmp), "$TMP"),
                           "summary": r.stdout.strip(), "wall_s": time.perf_counter() - t0}
             print(r.stdout.strip(), flush=True)
             outputs[mode] = out
