@@ -16,10 +16,9 @@ from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import ENGINE_SUFFIX
 from rtstyle.styles import Style, find_style, home
 
-# `auto` takes the first available, fastest first. onnxruntime-trt and openvino are left
-# out of `auto`: ORT-TRT builds its engine inside the first frame (minutes of stall),
-# and openvino is an optional extra (see README, "Backends").
-AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "onnxruntime", "torch"]
+# `auto` takes the first available, fastest first: tensorrt, onnxruntime-cuda, openvino
+# (an optional extra; the fastest CPU engine measured), onnxruntime, torch.
+# onnxruntime-trt is left out: it builds its engine inside the first frame (a long stall).
 BACKENDS = ["tensorrt", "onnxruntime-trt", "onnxruntime-cuda", "onnxruntime",
             "onnxruntime-cpu", "openvino", "torch"]
 GPU_BACKENDS = {"tensorrt": "tensorrt", "onnxruntime-trt": "trt", "onnxruntime-cuda": "cuda"}
@@ -59,8 +58,11 @@ def cuda_visible() -> bool:
 def available_backends() -> list[str]:
     """Backends usable on this machine, in `auto` order."""
     from rtstyle.engines.onnxruntime_engine import available_providers
+    from rtstyle.engines.openvino_engine import openvino_available
 
     found = ["onnxruntime", "torch"]
+    if openvino_available():
+        found.insert(0, "openvino")
     if cuda_visible():
         if "CUDAExecutionProvider" in available_providers():
             found.insert(0, "onnxruntime-cuda")
@@ -104,7 +106,9 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         from rtstyle.engines.openvino_engine import OpenVinoEngine
 
         return OpenVinoEngine(onnx_file(style), style.name, threads,
-                              fixed_size=style.meta.get("fixed_size"))
+                              io=style.meta.get("onnx_io", "frames"),
+                              fixed_size=style.meta.get("fixed_size"),
+                              cache_dir=home() / "cache" / "openvino")
     if backend == "torch":
         if style.is_onnx:
             raise RtstyleError(f"style '{style.name}' is an ONNX file and cannot run on torch; "
