@@ -4,8 +4,9 @@ engine-only: the frames are decoded into memory first, then only `engine.run` is
 (batches of --batch). video mode: `stylise_video` on the same clip range (decode, infer,
 encode with audio, in their threads), timed from start to the finished file; the probe
 pass is reported separately. Rounds alternate (engine, video, engine, video, ...) so
-load from other processes on a shared machine hits both alike. Target (issue 4): video
-mode >= 95 % of engine-only FPS.
+load from other processes on a shared machine hits both alike, and CPU time per frame
+(ours plus the ffmpeg processes') is reported too, as load-independent evidence of what
+the pipeline adds. Target (issue 4): video mode >= 95 % of engine-only FPS.
 
     python benchmarks/video_throughput.py [--video vtest.avi] [--frames 60] [--max-size 320]
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -25,6 +27,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = Path(os.environ.get("RTSTYLE_ASSETS", ROOT.parent / "shared" / "assets"))
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its finished children (the ffmpegs):
+    unlike wall time, it does not depend on what else the machine is running."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                  resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -65,18 +75,22 @@ def main() -> None:
                                            None, end)))
         engine.warmup(h, w)
 
-        engine_fps, video_fps = [], []
+        engine_fps, video_fps, engine_cpu, video_cpu = [], [], [], []
         for r in range(args.rounds):
-            t0 = time.perf_counter()
+            c0, t0 = cpu_seconds(), time.perf_counter()
             for i in range(0, len(frames), args.batch):
                 engine.run(frames[i:i + args.batch])
             engine_fps.append(len(frames) / (time.perf_counter() - t0))
+            engine_cpu.append(1000 * (cpu_seconds() - c0) / len(frames))
+            c0 = cpu_seconds()
             res = stylise_video(engine, args.video, tmp / f"out{r}.mp4", max_size=args.max_size,
                                 end=end, batch=args.batch, progress=False)
+            video_cpu.append(1000 * (cpu_seconds() - c0) / len(frames))
             assert res.frames == len(frames)
             video_fps.append(res.fps)
-            print(f"round {r}: engine-only {engine_fps[-1]:.2f} fps, video {video_fps[-1]:.2f} "
-                  f"fps", flush=True)
+            print(f"round {r}: engine-only {engine_fps[-1]:.2f} fps {engine_cpu[-1]:.0f} CPU "
+                  f"ms/frame; video {video_fps[-1]:.2f} fps {video_cpu[-1]:.0f} CPU ms/frame",
+                  flush=True)
 
     e, v = statistics.median(engine_fps), statistics.median(video_fps)
     result = {
@@ -88,6 +102,10 @@ def main() -> None:
         "video_fps_rounds": [round(x, 3) for x in video_fps],
         "engine_fps_median": round(e, 3), "video_fps_median": round(v, 3),
         "video_over_engine_percent": round(100 * v / e, 1),
+        "engine_cpu_ms_per_frame_median": round(statistics.median(engine_cpu), 1),
+        "video_cpu_ms_per_frame_median": round(statistics.median(video_cpu), 1),
+        "video_cpu_overhead_percent": round(
+            100 * (statistics.median(video_cpu) / statistics.median(engine_cpu) - 1), 1),
         "probe_pass_s": round(probe_s, 2),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -21,7 +21,7 @@ from rtstyle.engines.base import MIN_SIDE, Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.sinks.video_file import VideoFileWriter
 from rtstyle.videodecode import FrameReader
-from rtstyle.videoprobe import probe_video
+from rtstyle.videoprobe import VideoInfo, probe_video
 
 _END = object()  # end-of-stream marker passed down the queues
 
@@ -103,10 +103,11 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                   size: tuple[int, int] | None = None, start: float | None = None,
                   end: float | None = None, crf: int = 18, strength: float = 1.0,
                   keep_colors: bool = False, stabilize: bool = False, batch: int = 4,
-                  progress: bool | None = None) -> VideoResult:
+                  progress: bool | None = None, info: VideoInfo | None = None) -> VideoResult:
     """Stylise `src` into `dst` with `engine`, keeping audio, frame count and timing.
 
-    progress: show a progress bar (None: only on a terminal)."""
+    progress: show a progress bar (None: only on a terminal).
+    info: `probe_video(src, start, end)`, if the caller already has it."""
     from tqdm import tqdm
 
     from rtstyle.stabilize import Stabilizer
@@ -116,7 +117,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
         raise RtstyleError(f"output {dst} is the input; choose another output name")
     if batch < 1:
         raise RtstyleError(f"--batch {batch} must be at least 1")
-    info = probe_video(src, start, end)
+    info = info or probe_video(src, start, end)
     w, h = frame_size(info.width, info.height, max_size, size)
     timing = {} if info.is_constant_rate else {"timestamps": info.frame_times,
                                               "time_base": info.time_base}

@@ -102,15 +102,20 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.adjust import check_strength
     from rtstyle.engines import open_engine
     from rtstyle.errors import RtstyleError
+    from rtstyle.files import check_writable
     from rtstyle.sinks.video_file import container_of
+    from rtstyle.videoprobe import probe_video
     from rtstyle.videostylise import VideoInterrupted, stylise_video
 
     check_strength(args.strength)
     if args.max_size is not None and args.max_size < 16:
         raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")
     jobs = _jobs(args.input, args.output)
-    for _, dst in jobs:
-        container_of(dst)  # an unwritable extension fails before the model loads
+    for _, dst in jobs:  # output problems fail before the model loads
+        container_of(dst)
+        check_writable(dst)
+    # One input: read it first too, so a bad file fails in a moment, not after loading.
+    info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
     engine = open_engine(style_spec(args), args.backend, args.threads)
     failed = 0
     for src, dst in jobs:
@@ -118,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
             result = stylise_video(
                 engine, src, dst, max_size=args.max_size, size=args.size, start=args.start,
                 end=args.end, crf=args.crf, strength=args.strength,
-                keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch)
+                keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch,
+                info=info)
         except VideoInterrupted as e:
             print(f"rtstyle: {e}", file=sys.stderr)
             # Everything is cleaned up (ffmpeg stopped, no file left). Leave at once: the
