@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from rtstyle.adjust import adjust
 from rtstyle.engines.base import MIN_SIDE, Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.sinks.video_file import VideoFileWriter
+from rtstyle.stabilize import Stabilizer
 from rtstyle.videodecode import FrameReader
 from rtstyle.videoprobe import VideoInfo, probe_video
 
@@ -108,10 +110,6 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
 
     progress: show a progress bar (None: only on a terminal).
     info: `probe_video(src, start, end)`, if the caller already has it."""
-    from tqdm import tqdm
-
-    from rtstyle.stabilize import Stabilizer
-
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise RtstyleError(f"output {dst} is the input; choose another output name")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import tempfile
 import threading
 from collections.abc import Sequence
 from fractions import Fraction
@@ -146,7 +147,8 @@ class VideoFileWriter:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
                                           start_new_session=True)
         except OSError as e:
-            self._stack.close()
+            self._cleanup_cmds()
+            self._stack.__exit__(type(e), e, None)  # removes the temporary file
             raise RtstyleError(f"cannot start ffmpeg ({e}); reinstall imageio-ffmpeg") from e
         self._stderr = StderrTail(self._proc)
         self._abort_lock = threading.Lock()
@@ -156,8 +158,6 @@ class VideoFileWriter:
                           time_base: Fraction) -> str:
         """A filter giving frame i the time timestamps[i]: ffmpeg's raw input has no
         timestamps, so `sendcmd` resets `setpts` to each frame's time as it arrives."""
-        import tempfile
-
         fd, name = tempfile.mkstemp(prefix="rtstyle-pts-", suffix=".txt")
         with open(fd, "w") as f:
             t0 = timestamps[0] if len(timestamps) else 0.0
