@@ -6,7 +6,7 @@
 prints one JSON line per style (and one for the unstylised photos): the mean relative
 content, style and TV terms over the held-out photos, whole, shorter side --size px.
 The same split as training (--holdout N, evenly spaced over the sorted folder), so no
-style is scored on photos it was trained on.
+style is scored on photos it was trained on; or --photos DIR, a folder of other photos.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--style-image", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--holdout", type=int, default=4)
+    p.add_argument("--photos", type=Path, default=None,
+                   help="score on every photo of this folder instead of the held-out ones")
     p.add_argument("--size", type=int, default=256, help="photos' shorter side (default 256)")
     p.add_argument("--style-size", type=int, default=256)
     p.add_argument("--vgg-weights", default="imagenet")
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    _, held = split_holdout(image_files(args.data), args.holdout)
+    held = (image_files(args.photos) if args.photos else
+            split_holdout(image_files(args.data), args.holdout)[1])
     photos = [load_scaled(f, args.size) for f in held]
     loss = PerceptualLoss(read_style_image(args.style_image, args.style_size), args.vgg_weights,
                           DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS)
