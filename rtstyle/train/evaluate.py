@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     terms_shown = ("content", "style", "tv")
     rows: list[tuple[str, nn.Module]] = [("unstylised photo", nn.Identity())]
     rows += [(name, load_net(find_style(name).path)[0]) for name in args.styles]
-    print(json.dumps({"held_out": [f.name for f in held], "size": args.size,
+    print(json.dumps({"photos": [f.name for f in held], "size": args.size,
                       "painting": args.style_image.name}))
     for name, net in rows:
         terms = held_out_losses(net.eval(), loss, photos, cfg)
