@@ -12,6 +12,7 @@ current step, saves a checkpoint and returns.
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import sys
 import time
@@ -68,7 +69,7 @@ class TrainConfig:
     init: Path | None = None  # start from this model file's weights (fine-tune another style)
     seed: int = 0
     licence: str = "CC0 (weights trained by rtstyle); the painting's own licence applies"
-    command: str = field(default_factory=lambda: " ".join(["rtstyle", *sys.argv[1:]]))
+    command: str = field(default_factory=lambda: shlex.join(["rtstyle", *sys.argv[1:]]))
 
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must share with this run to be resumed by it."""
