@@ -72,12 +72,14 @@ def default_variants(workdir: Path | None = None,
     """Every engine this install can run here, by name; `torch` first (the reference).
 
     Backends run the model as it is. With `workdir`, precision variants run the model
-    exported by `rtstyle export` (fp16; int8 calibrated on `calibration`) on ONNX Runtime.
+    exported by `rtstyle export` (fp16; int8 calibrated on `calibration`) on ONNX Runtime,
+    and the int8 export on OpenVINO too (which runs its Q/DQ convs as int8 kernels).
     """
     from rtstyle.engines import available_backends
 
+    backends = available_backends()
     variants = {"torch": Variant("torch", "fp32", 0.0, "torch")}
-    for backend in available_backends():
+    for backend in backends:
         if backend != "torch":
             # open_engine runs catalogue styles in fp16 on the GPU backends.
             precision = "fp16" if backend in GPU_FP16 else "fp32"
@@ -85,11 +87,13 @@ def default_variants(workdir: Path | None = None,
                                         prepare=_fp32_onnx if backend in CPU_ONNX else None,
                                         unavailable=_swap_backend_check(backend))
     if workdir is not None and importlib.util.find_spec("rtstyle.export.exporter"):
-        for precision in ("fp16", "int8"):
-            variants[f"onnxruntime-{precision}"] = Variant(
-                f"onnxruntime-{precision}", precision, MIN_PSNR[precision], "onnxruntime",
-                prepare=_exporter(precision, workdir, calibration),
-                unavailable=_transform_nets_only)
+        exports = {p: _exporter(p, workdir, calibration) for p in ("fp16", "int8")}
+        for backend, precision in [("onnxruntime", "fp16"), ("onnxruntime", "int8"),
+                                   ("openvino", "int8")]:
+            if backend in backends:
+                variants[f"{backend}-{precision}"] = Variant(
+                    f"{backend}-{precision}", precision, MIN_PSNR[precision], backend,
+                    prepare=exports[precision], unavailable=_transform_nets_only)
     return variants
 
 
@@ -124,15 +128,18 @@ def _transform_nets_only(model: BenchModel) -> str | None:
 
 def _exporter(precision: str, workdir: Path,
               calibration: list[Path] | None) -> Callable[[BenchModel], str]:
-    """model -> its ONNX export at `precision`, made with `rtstyle export`'s library call."""
+    """model -> its ONNX export at `precision`, made once with `rtstyle export`'s library
+    call and shared by every backend that runs it."""
 
     def prepare(model: BenchModel) -> str:
         from rtstyle.export.exporter import ExportRequest, export_style
 
         out = workdir / f"{model.key}-{precision}.onnx"
-        req = ExportRequest(style=model.spec, format="onnx", precision=precision, output=out,
-                            calibrate=calibration if precision == "int8" else None)
-        return str(export_style(req))
+        if not out.exists():
+            export_style(ExportRequest(style=model.spec, format="onnx", precision=precision,
+                                       output=out,
+                                       calibrate=calibration if precision == "int8" else None))
+        return str(out)
 
     return prepare
 
