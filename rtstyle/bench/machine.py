@@ -90,7 +90,9 @@ def matmul_peak(threads: int, n: int = 2048, runs: int = 8) -> dict:
         torch.set_num_threads(old)
     return {"gflops_per_s": round(2 * n**3 / best / 1e9, 1),
             "method": f"fp32 matmul, torch.mm {n}x{n} @ {n}x{n}, best of {runs} after warm-up, "
-                      f"{threads} threads"}
+                      f"{threads} threads",
+            "note": "an fp32 limit: int8 kernels (VNNI: 4 multiply-adds per fp32 one) can "
+                    "exceed it"}
 
 
 MEMORY_METHOD = ("peak resident set size (Linux VmHWM, reset through /proc/self/clear_refs "
