@@ -21,6 +21,7 @@ runs there in float with dequantised weights.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -116,16 +117,22 @@ def quantize_int8(fp32: onnx.ModelProto, frames: list[np.ndarray],
             return None if f is None else {input_name: np.ascontiguousarray(f[None])}
 
     symmetric = target == "tensorrt"
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its "run pre-processing first" advice: `simplify` did
     with tempfile.TemporaryDirectory(prefix="rtstyle-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(fp32, str(src))
-        quantize_static(
-            str(src), str(dst), Frames(), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["Conv"], per_channel=True,
-            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
-                           # conv outputs stay float: int8 compute, full-precision result
-                           "OpTypesToExcludeOutputQuantization": ["Conv"]},
-        )
+        try:
+            quantize_static(
+                str(src), str(dst), Frames(), quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=["Conv"], per_channel=True,
+                activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+                weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
+                               # conv outputs stay float: int8 compute, full-precision result
+                               "OpTypesToExcludeOutputQuantization": ["Conv"]},
+            )
+        finally:
+            root.setLevel(level)
         return onnx.load(str(dst))

@@ -18,6 +18,7 @@ package (`pip install rtstyle[gpu]`); nothing here runs on a CPU-only machine.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -26,6 +27,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import onnx
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
@@ -120,9 +123,65 @@ def _logger(trt: Any) -> Any:
     return trt.Logger(trt.Logger.WARNING)
 
 
+LAYOUT_OPS = {"Transpose", "Gather", "Identity"}
+
+
+def casts_at_edges(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Move the uint8 <-> float Casts to the graph's input and output.
+
+    rtstyle graphs transpose and reorder channels while still uint8 (cheaper on CPUs),
+    but TensorRT only accepts uint8 at a network input or output, converted by the very
+    first or last layer. Layout ops commute with a Cast, so the result is the same.
+    """
+    proto = copy.deepcopy(proto)
+    g = proto.graph
+    nodes = list(g.node)
+    moved: set[str] = set()
+
+    def users(name: str) -> list[onnx.NodeProto]:
+        return [n for n in nodes if name in n.input]
+
+    # input side: frames -> layout ops -> Cast(float)  ==>  frames -> Cast -> layout ops
+    cur, chain = g.input[0].name, []
+    while len(users(cur)) == 1 and users(cur)[0].op_type in LAYOUT_OPS:
+        chain.append(users(cur)[0])
+        cur = chain[-1].output[0]
+    after = users(cur)
+    if chain and len(after) == 1 and after[0].op_type == "Cast":
+        cast = after[0]
+        floated = f"{g.input[0].name}_as_float"
+        chain[-1].output[0] = cast.output[0]
+        cast.input[0], cast.output[0] = g.input[0].name, floated
+        chain[0].input[0] = floated
+        nodes.remove(cast)
+        nodes.insert(nodes.index(chain[0]), cast)
+        moved.update(n.output[0] for n in chain)
+    # output side: Cast(uint8) -> layout ops -> styled  ==>  layout ops -> Cast -> styled
+    producer = {o: n for n in nodes for o in n.output}
+    cur, chain = g.output[0].name, []
+    while cur in producer and producer[cur].op_type in LAYOUT_OPS:
+        chain.append(producer[cur])
+        cur = chain[-1].input[0]
+    cast = producer.get(cur)
+    if chain and cast is not None and cast.op_type == "Cast" and len(users(cur)) == 1:
+        out, floated = g.output[0].name, f"{g.output[0].name}_as_float"
+        chain[-1].input[0] = cast.input[0]
+        chain[0].output[0] = floated
+        cast.input[0], cast.output[0] = floated, out
+        nodes.remove(cast)
+        nodes.append(cast)
+        moved.update(n.output[0] for n in chain)
+    del g.node[:]
+    g.node.extend(nodes)
+    for vi in [v for v in g.value_info if v.name in moved]:  # their types changed
+        g.value_info.remove(vi)
+    return proto
+
+
 def build_plan(onnx_bytes: bytes, profile: Profile, timing_cache: Path) -> bytes:
     """Parse the ONNX into a strongly typed network and build a serialised plan."""
     trt = require_tensorrt()
+    onnx_bytes = casts_at_edges(onnx.load_from_string(onnx_bytes)).SerializeToString()
     logger = _logger(trt)
     builder = trt.Builder(logger)
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)

@@ -217,3 +217,19 @@ def test_engine_file_round_trip_and_truncation(tmp_path):
     (tmp_path / "raw.engine").write_bytes(json.dumps(header).encode())
     with pytest.raises(RtstyleError, match="not an rtstyle TensorRT engine"):
         EngineFile.read(tmp_path / "raw.engine")
+
+
+def test_tensorrt_graph_rewrite_keeps_the_output(udnie_fp32):
+    """TensorRT takes uint8 only at the edges; the rewrite it gets must change nothing."""
+    from rtstyle.export.tensorrt import casts_at_edges
+
+    proto = onnx.load(str(udnie_fp32))
+    edged = casts_at_edges(proto)
+    onnx.checker.check_model(edged)
+    ops = [n.op_type for n in edged.graph.node]
+    assert ops[0] == ops[-1] == "Cast"
+    frames = np.random.default_rng(1).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
+    want = _session(udnie_fp32).run(None, {"frames": frames})[0]
+    got = ort.InferenceSession(edged.SerializeToString(),
+                               providers=["CPUExecutionProvider"]).run(None, {"frames": frames})
+    assert np.array_equal(got[0], want)

@@ -89,7 +89,7 @@ def test_tensorrt_backend_on_a_style_builds_per_size(udnie_home, cpu_reference, 
 
     assert available_backends()[0] == "tensorrt"
     engine = open_engine("udnie", "auto")
-    assert engine.backend == "tensorrt"
+    assert engine.backend == "tensorrt-fp16"
     for h, w in [(240, 320), (97, 131)]:
         frames = _frames(h, w)
         assert psnr(engine.run(frames), cpu_reference.run(frames)) >= 38  # fp16 graph

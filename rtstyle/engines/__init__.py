@@ -92,7 +92,7 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     if isinstance(style, (str, Path)):
         style = find_style(str(style))
     if backend == "auto":
-        backend = available_backends()[0]
+        backend = next(b for b in available_backends() if _suits(style, b))
     if backend in GPU_BACKENDS and not cuda_visible():
         raise RtstyleError(f"--backend {backend} needs an NVIDIA GPU with CUDA, and none is "
                            "visible here; the nearest thing that works is --backend "
@@ -100,8 +100,14 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     if backend == "tensorrt":
         from rtstyle.engines.tensorrt_engine import TensorRTEngine
 
-        source = onnx_file(style, "fp32" if style.is_onnx else "fp16")
-        return TensorRTEngine(source.read_bytes(), style.name, home() / "cache" / "tensorrt")
+        if style.meta.get("int8", {}).get("target") == "cpu":
+            raise RtstyleError(f"{style.path.name} is an int8 export for CPUs (asymmetric "
+                               "Q/DQ, which TensorRT rejects); make a TensorRT one with "
+                               "`rtstyle export --format tensorrt --precision int8`")
+        precision = "fp32" if style.is_onnx else "fp16"
+        source = onnx_file(style, precision)
+        return TensorRTEngine(source.read_bytes(), style.name, home() / "cache" / "tensorrt",
+                              precision=style.meta.get("precision", precision))
     if backend == "openvino":
         from rtstyle.engines.openvino_engine import OpenVinoEngine
 
@@ -131,6 +137,15 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     raise RtstyleError(f"unknown backend '{backend}'; choose auto or one of: "
                        + ", ".join(BACKENDS))
 
+
+def _suits(style: Style, backend: str) -> bool:
+    """Whether `auto` may pick `backend` for this style: ONNX files cannot run on torch,
+    and a CPU int8 export is not TensorRT's kind of Q/DQ graph."""
+    if backend == "torch":
+        return not style.is_onnx
+    if backend == "tensorrt":
+        return style.meta.get("int8", {}).get("target") != "cpu"
+    return True
 
 
 def _open_engine_file(path: Path, backend: str) -> Engine:

@@ -31,16 +31,17 @@ from rtstyle.export.tensorrt import (
 
 class TensorRTEngine(Engine):
     def __init__(self, onnx_bytes: bytes, name: str, cache_dir: Path,
-                 engine_file: EngineFile | None = None):
+                 engine_file: EngineFile | None = None, precision: str = "fp32"):
         self.trt = require_tensorrt()
         import torch
 
         self.torch = torch
         self.onnx_bytes, self.cache_dir, self.name = onnx_bytes, cache_dir, name
         self.stream = torch.cuda.Stream()
-        self.loaded: dict[Profile, tuple[Any, Any, Any]] = {}  # runtime, engine, context
+        # profile -> (runtime, engine, context, input name, output name)
+        self.loaded: dict[Profile, tuple[Any, Any, Any, str, str]] = {}
         self.fixed: Profile | None = None
-        self.backend = "tensorrt"
+        self.backend = f"tensorrt-{precision}"
         if engine_file is not None:
             self.fixed = engine_file.profile
             self._load(self.fixed, engine_file.plan, engine_file.header)
@@ -84,8 +85,9 @@ class TensorRTEngine(Engine):
             for start in range(0, n, MAX_BATCH):
                 chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + MAX_BATCH]))
                 src = chunk.pin_memory().to("cuda", non_blocking=True)
-                dst = torch.empty_like(src)
                 context.set_input_shape(inp, tuple(src.shape))
+                shape = tuple(context.get_tensor_shape(out))
+                dst = torch.empty(shape, dtype=torch.uint8, device="cuda")
                 context.set_tensor_address(inp, src.data_ptr())
                 context.set_tensor_address(out, dst.data_ptr())
                 if not context.execute_async_v3(self.stream.cuda_stream):
