@@ -24,6 +24,7 @@ import platformdirs
 
 from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import get_metadata, set_metadata
+from rtstyle.export.tensorrt import ENGINE_SUFFIX, EngineFile
 from rtstyle.files import atomic_output
 from rtstyle.importers import PUBLISHED, UNKNOWN_LICENCE, import_net
 from rtstyle.modelfile import read_meta, save_model
@@ -86,8 +87,13 @@ def list_styles() -> list[Style]:
 
 
 def find_style(name_or_path: str) -> Style:
-    """A style by catalogue name, or a model file given by path (.safetensors or .onnx)."""
+    """A style by catalogue name, or a model file given by path (.safetensors, .onnx, or a
+    TensorRT .engine from `rtstyle export --format tensorrt`)."""
     p = Path(name_or_path)
+    if p.suffix == ENGINE_SUFFIX:
+        if not p.is_file():
+            raise RtstyleError(f"engine file {p} does not exist")
+        return Style(p.stem, p, "file", EngineFile.read(p).header.get("style_meta", {}))
     if p.suffix in SUFFIXES and (p.exists() or os.sep in name_or_path):
         if not p.is_file():
             raise RtstyleError(f"model file {p} does not exist")

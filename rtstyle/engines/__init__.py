@@ -87,10 +87,10 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         from rtstyle.swap.engine import open_swap_engine
 
         return open_swap_engine(Path(style), backend, threads)
-    if not isinstance(style, Style) and Path(style).suffix == ENGINE_SUFFIX:
-        return _open_engine_file(Path(style), backend)
     if isinstance(style, (str, Path)):
         style = find_style(str(style))
+    if style.path.suffix == ENGINE_SUFFIX:
+        return _open_engine_file(style, backend)
     if backend == "auto":
         backend = next(b for b in available_backends() if _suits(style, b))
     if backend in GPU_BACKENDS and not cuda_visible():
@@ -148,19 +148,16 @@ def _suits(style: Style, backend: str) -> bool:
     return True
 
 
-def _open_engine_file(path: Path, backend: str) -> Engine:
+def _open_engine_file(style: Style, backend: str) -> Engine:
     """An exported TensorRT engine file: it runs on TensorRT only, and rebuilds itself from
     the ONNX inside it when it was built for another GPU or TensorRT version."""
     if backend not in ("auto", "tensorrt"):
-        raise RtstyleError(f"{path} is a TensorRT engine and runs only on --backend tensorrt; "
-                           "use the .onnx export for other backends")
-    if not path.is_file():
-        raise RtstyleError(f"engine file {path} does not exist")
+        raise RtstyleError(f"{style.path} is a TensorRT engine and runs only on --backend "
+                           "tensorrt; use the .onnx export for other backends")
     from rtstyle.engines.tensorrt_engine import TensorRTEngine
     from rtstyle.export.tensorrt import EngineFile, require_tensorrt
 
     require_tensorrt()
-    engine_file = EngineFile.read(path)
-    name = engine_file.header.get("style_meta", {}).get("style", path.stem)
-    return TensorRTEngine(engine_file.onnx_bytes, name, home() / "cache" / "tensorrt",
-                          engine_file)
+    engine_file = EngineFile.read(style.path)
+    return TensorRTEngine(engine_file.onnx_bytes, style.meta.get("style", style.name),
+                          home() / "cache" / "tensorrt", engine_file)
