@@ -178,9 +178,12 @@ def casts_at_edges(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
-def build_plan(onnx_bytes: bytes, profile: Profile, timing_cache: Path) -> bytes:
+def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path) -> bytes:
     """Parse the ONNX into a strongly typed network and build a serialised plan."""
     trt = require_tensorrt()
+    ident = gpu_identity()
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{ident['gpu']}-trt{ident['tensorrt']}")
+    timing_cache = cache_dir / f"timing-{slug}.cache"
     onnx_bytes = casts_at_edges(onnx.load_from_string(onnx_bytes)).SerializeToString()
     logger = _logger(trt)
     builder = trt.Builder(logger)
@@ -189,7 +192,8 @@ def build_plan(onnx_bytes: bytes, profile: Profile, timing_cache: Path) -> bytes
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise RtstyleError(f"TensorRT cannot parse the ONNX graph ({errors.splitlines()[0]}); "
+        first = (errors or "no detail").splitlines()[0]
+        raise RtstyleError(f"TensorRT cannot parse the ONNX graph ({first}); "
                            "run it with --backend onnxruntime-cuda instead")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE)
@@ -198,7 +202,7 @@ def build_plan(onnx_bytes: bytes, profile: Profile, timing_cache: Path) -> bytes
     config.add_optimization_profile(shapes)
     blob = timing_cache.read_bytes() if timing_cache.exists() else b""
     cache = config.create_timing_cache(blob)
-    config.set_timing_cache(cache, ignore_mismatch=True)  # a stale cache is just ignored
+    config.set_timing_cache(cache, True)  # ignore_mismatch: a stale cache is just ignored
     print(f"building a TensorRT engine for {profile.label()} (one-off, a minute or so)",
           file=sys.stderr)
     plan = builder.build_serialized_network(network, config)
@@ -267,7 +271,7 @@ class EngineFile:
 
 def make_engine_file(onnx_bytes: bytes, meta: dict[str, Any], precision: str,
                      profile: Profile, cache_dir: Path) -> EngineFile:
-    plan = build_plan(onnx_bytes, profile, cache_dir / "timing.cache")
+    plan = build_plan(onnx_bytes, profile, cache_dir)
     header = {**gpu_identity(), "precision": precision, "style_meta": meta,
               "profile": [list(profile.min_hw), list(profile.opt_hw), list(profile.max_hw)]}
     return EngineFile(header, onnx_bytes, plan)
@@ -300,7 +304,7 @@ def load_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path,
         loaded = deserialize(cached.read_bytes())
         if loaded is not None:
             return loaded
-    fresh = build_plan(onnx_bytes, profile, cache_dir / "timing.cache")
+    fresh = build_plan(onnx_bytes, profile, cache_dir)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(cached) as tmp:
         tmp.write_bytes(fresh)
