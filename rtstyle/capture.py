@@ -4,8 +4,9 @@ The capture thread reads continuously and hands frames over through `NewestSlot`
 holds only the newest one: when inference is slower than the source, old frames are
 dropped (and counted), never queued, so what the user sees is always as fresh as possible.
 Files and the demo clip are paced at their native frame rate, so they stand in for a camera.
-Every frame is grabbed on time, but only those the worker will take are converted to BGR
-(decoded, colour-converted, resized): dropped frames cost the CPU as little as possible.
+Only frames the worker will take are converted to BGR (colour-converted, resized), and
+files are read in short batches while the worker is busy: dropped frames, and wake-ups
+that would preempt the engine's threads, cost as little as possible.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rtstyle.errors import RtstyleError
 DEFAULT_CAMERA_SIZE = (640, 480)
 DEFAULT_FPS = 30.0  # for sources that do not say (many webcams report 0)
 READ_TIMEOUT_MS = 5000  # a blocked camera/stream read gives up after this, so nothing hangs
+BATCH_S = 0.25  # files: while the worker is busy, grab due frames this often, not each one
 MIN_SIDE = 16
 
 
@@ -316,46 +318,67 @@ class CaptureThread(threading.Thread):
             self.slot.close()
 
     def _loop(self) -> None:
+        if self.source.live:
+            self._follow()
+        else:
+            self._play()
+
+    def _follow(self) -> None:
+        """A live source paces itself: grab every frame as it arrives, so none go stale
+        in the driver; convert only if the worker will want it before the next one."""
         period = 1.0 / self.source.fps
-        t_next = time.monotonic()
-        held: tuple[int, float] | None = None  # a grabbed frame not converted yet
+        while not self.stopping.is_set():
+            if not self.source.grab():
+                if not self._recover():
+                    return
+                continue
+            held = (self.captured, time.monotonic())
+            self.captured += 1
+            if self.slot.wanted_within(1.5 * period):
+                self._deliver(held)
+            else:
+                self.skipped += 1
+
+    def _play(self) -> None:
+        """Play a file (or the demo clip) on the clock: frame i is due at t0 + i/fps and
+        is the newest frame until frame i+1 is due. While the worker is busy, due frames
+        are grabbed in batches (fewer wake-ups to disturb the engine's threads); when it
+        is about to want one, the thread catches up and hands over the newest."""
+        period = 1.0 / self.source.fps
+        t0 = time.monotonic()
+        held: tuple[int, float] | None = None
         try:
             while not self.stopping.is_set():
-                if not self.source.live:  # play files at their own rate, like a camera
-                    held = self._pace(t_next, held)
-                    if self.stopping.is_set():
-                        return
-                    # Never run ahead; after a stall restart the clock rather than burst.
-                    t_next = max(t_next + period, time.monotonic() - period)
-                grabbed = self.source.grab()
-                if held is not None:  # replaced before anyone wanted it
-                    self.skipped, held = self.skipped + 1, None
-                if not grabbed:
-                    if not self._recover():
-                        return
-                    t_next = time.monotonic()
-                    continue
-                held = (self.captured, time.monotonic())
-                self.captured += 1
-                # Convert now only if the worker will want a frame before the next one
-                # arrives; otherwise hold it (paced sources convert it on demand).
-                if self.slot.wanted_within(1.5 * period):
+                now = time.monotonic()
+                behind = int((now - t0) / period) + 1 - self.captured
+                if behind > self.source.fps:  # after a stall, restart the clock, not burst
+                    t0 += (behind - 1) * period
+                    behind = 1
+                for _ in range(behind):
+                    if held is not None:  # replaced before anyone wanted it
+                        self.skipped, held = self.skipped + 1, None
+                    if not self.source.grab():
+                        if not self._recover():
+                            return
+                        t0 = time.monotonic() - self.captured * period
+                        break
+                    held = (self.captured, t0 + self.captured * period)
+                    self.captured += 1
+                if held is not None and self.slot.wanted_within(1.5 * period):
                     self._deliver(held)
                     held = None
+                next_due = t0 + self.captured * period
+                soon = self.slot.wanted_within(BATCH_S)
+                delay = (next_due if soon else max(next_due, now + BATCH_S)) - time.monotonic()
+                if delay <= 0:
+                    continue
+                if held is None:
+                    self.stopping.wait(delay)
+                else:  # a worker that starts waiting wakes us at once
+                    self.slot.wait_for_taker(delay)
         finally:
             if held is not None:
                 self.skipped += 1
-
-    def _pace(self, t_due: float, held: tuple[int, float] | None) -> tuple[int, float] | None:
-        """Wait until `t_due`; if the worker starts waiting meanwhile, convert and hand
-        it the held frame at once. Returns what is still held."""
-        while (delay := t_due - time.monotonic()) > 0 and not self.stopping.is_set():
-            if held is None:
-                self.stopping.wait(delay)
-            elif self.slot.wait_for_taker(min(delay, 0.1)):
-                self._deliver(held)
-                held = None
-        return held
 
     def _deliver(self, held: tuple[int, float]) -> None:
         """Convert the grabbed frame (decode, colour, resize) and offer it."""
