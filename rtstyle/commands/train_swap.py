@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="decoder file to write (.safetensors, with its training record)")
     p.add_argument("--steps", type=int, default=1000, help="optimiser steps (default 1000)")
-    p.add_argument("--size", type=int, default=128, help="crop size in px (default 128)")
+    p.add_argument("--size", type=int, default=96, help="crop size in px (default 96)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--tv-weight", type=float, default=0.5,
                    help="weight of the total-variation term (default 0.5)")

@@ -42,7 +42,7 @@ class TrainConfig:
     paintings: Path
     output: Path
     steps: int = 1000
-    size: int = 128
+    size: int = 96
     lr: float = 1e-3
     tv_weight: float = 0.5
     pixel_weight: float = 3.0
