@@ -133,7 +133,8 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         return OnnxRuntimeEngine(source, style.name, device, threads,
                                  io=meta.get("onnx_io", "frames"),
                                  fixed_size=meta.get("fixed_size"),
-                                 cache_dir=home() / "cache" / "onnxruntime-trt")
+                                 cache_dir=home() / "cache" / "onnxruntime-trt",
+                                 profile_hint=meta.get("profile_hint"))
     raise RtstyleError(f"unknown backend '{backend}'; choose auto or one of: "
                        + ", ".join(BACKENDS))
 

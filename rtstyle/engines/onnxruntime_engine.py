@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
+from rtstyle.export.tensorrt import Profile, parse_profile
 
 PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
             "trt": "TensorrtExecutionProvider"}
@@ -20,12 +21,13 @@ def available_providers() -> set[str]:
     return set(ort.get_available_providers())
 
 
-def providers_for(device: str, cache_dir: Path | None,
-                  fixed_size: tuple[int, int] | None) -> list[Any]:
+def providers_for(device: str, cache_dir: Path | None, fixed_size: tuple[int, int] | None,
+                  profile_hint: str | None = None) -> list[Any]:
     """The provider list for a device, most preferred first, CPU as the fallback.
 
     The TensorRT provider keeps its engines and timing cache in `cache_dir`, and gets a
-    profile fixed to the graph's size when it has one (narrow profiles are fastest)."""
+    narrow profile (fastest): the graph's fixed size, or the MIN:OPT:MAX it was exported
+    with (`rtstyle export --dynamic`)."""
     if device == "cpu":
         return [PROVIDER["cpu"]]
     chain: list[Any] = [PROVIDER["cuda"], PROVIDER["cpu"]]
@@ -38,10 +40,14 @@ def providers_for(device: str, cache_dir: Path | None,
             cache_dir.mkdir(parents=True, exist_ok=True)
             opts["trt_engine_cache_path"] = str(cache_dir)
             opts["trt_timing_cache_path"] = str(cache_dir)
+        profile = None
         if fixed_size:
-            shape = f"frames:1x{fixed_size[0]}x{fixed_size[1]}x3"
-            opts.update(trt_profile_min_shapes=shape, trt_profile_opt_shapes=shape,
-                        trt_profile_max_shapes=shape)
+            profile = Profile.fixed(*fixed_size)
+        elif profile_hint:
+            profile = parse_profile(profile_hint)
+        if profile is not None:
+            for key, shape in zip(("min", "opt", "max"), profile.shapes(), strict=True):
+                opts[f"trt_profile_{key}_shapes"] = "frames:" + "x".join(map(str, shape))
         chain.insert(0, (PROVIDER["trt"], opts))
     return chain
 
@@ -53,8 +59,8 @@ class OnnxRuntimeEngine(Engine):
 
     def __init__(self, path: Path, name: str, device: str = "cpu", threads: int | None = None,
                  io: str = "frames", fixed_size: tuple[int, int] | None = None,
-                 cache_dir: Path | None = None):
-        providers = providers_for(device, cache_dir, fixed_size)
+                 cache_dir: Path | None = None, profile_hint: str | None = None):
+        providers = providers_for(device, cache_dir, fixed_size, profile_hint)
         first = providers[0] if isinstance(providers[0], str) else providers[0][0]
         if first not in available_providers():
             raise RtstyleError(f"{first} is not available in this onnxruntime; install "
