@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from rtstyle.adjust import adjust
-from rtstyle.capture import CaptureThread, NewestSlot, Source
+from rtstyle.capture import CaptureThread, Frame, NewestSlot, Source
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 
@@ -198,7 +198,7 @@ class InferWorker(threading.Thread):
         finally:
             self.outputs.close()
 
-    def _stylise(self, frame: Any) -> Output:
+    def _stylise(self, frame: Frame) -> Output:
         c = self.controls
         image = cv2.flip(frame.image, 1) if c.mirror else frame.image
         label, engine = self.switcher.current()
@@ -418,9 +418,10 @@ class Pipeline:
     def hud_lines(self) -> list[str]:
         """What the HUD shows: style, engine, FPS, latency, controls, recent notices."""
         c, out = self.controls, self.last
-        label = out.style if out else self.menu.current()[0]
-        backend = out.backend if out else "-"
-        lines = [f"{label}  [{backend}]" + ("" if c.stylise else "  (original)")]
+        if out is None or not c.stylise:
+            lines = [f"{self.menu.current()[0]}" + ("" if c.stylise else "  (showing original)")]
+        else:
+            lines = [f"{out.style}  [{out.backend}]"]
         lines.append(f"{self.recent_fps():5.1f} FPS   latency {self.recent_latency():4.0f} ms")
         lines.append(f"strength {c.strength:.1f}" + ("  colours kept" if c.preserve_colors
                                                      else "") + ("  mirror" if c.mirror else ""))

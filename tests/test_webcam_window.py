@@ -55,15 +55,20 @@ def grab(display: str, geometry: dict) -> np.ndarray:
     return screen[y0:y0 + H, x0:x0 + W]
 
 
-def wait_for(display, geometry, expected, deadline_s=120.0):
+def wait_for(display, geometry, expected, app, save_to, deadline_s=120.0):
     """Grab until the lower part of the window (below the HUD) shows `expected`."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         shot = grab(display, geometry)
         if psnr(shot[H // 2:], expected[H // 2:]) > 35:
+            cv2.imwrite(str(save_to), shot)
             return shot
         time.sleep(0.5)
-    pytest.fail("the window never showed the expected stylised frame")
+    cv2.imwrite(str(save_to), shot)
+    app.kill()
+    pytest.fail(f"the window never showed the expected frame (last grab: {save_to}, "
+                f"{psnr(shot[H // 2:], expected[H // 2:]):.1f} dB); app log:\n"
+                + app.communicate()[1])
 
 
 def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
@@ -100,16 +105,14 @@ def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
             time.sleep(0.2)
         assert (geometry["WIDTH"], geometry["HEIGHT"]) == (W, H)
 
-        shot = wait_for(display, geometry, expect["alpha"])
-        cv2.imwrite(str(tmp_path / "alpha.png"), shot)
+        shot = wait_for(display, geometry, expect["alpha"], app, tmp_path / "alpha.png")
         # HUD: a dark box in the top-left corner with white text on it.
         hud, under = shot[:40, :120], expect["alpha"][:40, :120]
         assert np.median(hud) < 0.5 * np.median(under)
         assert (hud.min(axis=2) > 200).sum() > 30
 
         x(display, "xdotool", "windowfocus", "--sync", win, "key", "n")
-        shot = wait_for(display, geometry, expect["beta"])
-        cv2.imwrite(str(tmp_path / "beta.png"), shot)
+        shot = wait_for(display, geometry, expect["beta"], app, tmp_path / "beta.png")
         assert psnr(shot[H // 2:], expect["alpha"][H // 2:]) < 25
 
         x(display, "xdotool", "key", "s")  # screenshot: the clean frame, without the HUD
