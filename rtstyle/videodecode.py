@@ -31,7 +31,9 @@ class FrameReader:
             cmd += ["-ss", f"{start:.6f}"]
         if end is not None:
             cmd += ["-to", f"{end:.6f}"]
-        cmd += ["-i", str(path), "-map", "0:V:0", "-an", "-sn",
+        # One decoder thread: cheap next to the net, and it leaves the net its cores.
+        cmd += ["-threads", "1", "-filter_threads", "1",
+                "-i", str(path), "-map", "0:V:0", "-an", "-sn",
                 "-vf", f"scale={w}:{h}:flags={'area' if shrink else 'bicubic'},format=bgr24",
                 "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]
         try:

@@ -122,7 +122,11 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     writer = VideoFileWriter(dst, info.fps, (w, h), crf, audio_from=src,
                              audio_codecs=info.audio_codecs, audio_start=start,
                              audio_end=end, **timing)
-    reader = FrameReader(src, (w, h), (info.width, info.height), start, end)
+    try:
+        reader = FrameReader(src, (w, h), (info.width, info.height), start, end)
+    except BaseException:
+        writer.abort()
+        raise
     stab = Stabilizer() if stabilize else None
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch)
     styled: queue.Queue = queue.Queue(maxsize=2 * batch)

@@ -126,7 +126,10 @@ def test_ctrl_c_leaves_no_output(tmp_path, model):
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtstyle", "video", str(src), "-o", str(out_dir / "o.mp4"),
          "--style", model, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True,
+        # A shell running pytest in the background ignores SIGINT, and children inherit
+        # that; give rtstyle the disposition it has in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         partial = [p for p in out_dir.iterdir() if p.stat().st_size > 0]

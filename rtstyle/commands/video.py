@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     size.add_argument("--max-size", type=int, default=None, metavar="N",
                       help="downscale so the longer side is at most N px")
     size.add_argument("--size", type=parse_size, default=None, metavar="WxH",
-                      help="exact output size")
+                      help="output size (sides rounded to even, as H.264 needs)")
     p.add_argument("--start", type=parse_time, default=None, metavar="T",
                    help="start time (seconds or [HH:]MM:SS)")
     p.add_argument("--end", type=parse_time, default=None, metavar="T", help="end time")
