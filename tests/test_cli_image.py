@@ -200,3 +200,14 @@ def test_pull_offline_says_how_to_import():
 
 def test_pull_unknown_name_lists_published():
     assert_one_line_error(cli("styles", "pull", "mona_lisa"), "udnie")
+
+
+def test_outputs_get_the_usual_file_mode(rand_style, photo, tmp_path):
+    """Atomic writes go through mkstemp (0600); the result must be as readable as any file."""
+    import os
+
+    out = tmp_path / "mode.png"
+    assert cli("image", str(photo), "-o", str(out), "--style", rand_style).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
