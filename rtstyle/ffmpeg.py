@@ -7,6 +7,8 @@ codecs and containers on offer are the same on every machine.
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import subprocess
 import threading
 from functools import cache
@@ -55,3 +57,11 @@ class StderrTail:
             if any(w in low for w in ("error", "invalid", "no space", "denied", "not ")):
                 return ln
         return lines[-1] if lines else "no message"
+
+
+def lower_priority(proc: subprocess.Popen, steps: int = 10) -> None:
+    """Let `proc` run in the gaps the net leaves: on a CPU the engine's threads want every
+    core, and codec work that preempts them stalls its parallel loops. Best effort."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, proc.pid,
+                       min(19, os.getpriority(os.PRIO_PROCESS, proc.pid) + steps))

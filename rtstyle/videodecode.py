@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import RtstyleError
-from rtstyle.ffmpeg import StderrTail, ffmpeg_exe
+from rtstyle.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
 
 
 class FrameReader:
@@ -42,6 +42,7 @@ class FrameReader:
                                           start_new_session=True)
         except OSError as e:
             raise RtstyleError(f"cannot start ffmpeg ({e}); reinstall imageio-ffmpeg") from e
+        lower_priority(self._proc)
         self._stderr = StderrTail(self._proc)
 
     def __iter__(self) -> Iterator[np.ndarray]:

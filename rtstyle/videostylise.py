@@ -121,7 +121,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                                               "time_base": info.time_base}
     writer = VideoFileWriter(dst, info.fps, (w, h), crf, audio_from=src,
                              audio_codecs=info.audio_codecs, audio_start=start,
-                             audio_end=end, **timing)
+                             audio_end=end, low_priority=True, **timing)
     try:
         reader = FrameReader(src, (w, h), (info.width, info.height), start, end)
     except BaseException:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import RtstyleError
-from rtstyle.ffmpeg import StderrTail, ffmpeg_exe
+from rtstyle.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
 from rtstyle.files import atomic_output, check_writable
 
 # Output container (by extension) -> video encoder arguments. {crf} is filled in.
@@ -79,6 +79,8 @@ class VideoFileWriter:
     fragmented: fragmented MP4/MOV, playable even if the writer never closes.
     atomic: write to a temporary sibling and rename on close (default); False writes
         straight to `path` (with `fragmented`, a crash then leaves a playable file there).
+    low_priority: run the encoder niced, in the gaps a CPU-bound net leaves (for batch
+        jobs; a live recording should keep up, so it is off by default).
     """
 
     def __init__(self, path: Path | str, fps: float | Fraction, size: tuple[int, int],
@@ -87,7 +89,8 @@ class VideoFileWriter:
                  time_base: Fraction = Fraction(1, 90000),
                  audio_from: Path | None = None, audio_codecs: Sequence[str] = (),
                  audio_start: float | None = None, audio_end: float | None = None,
-                 fragmented: bool = False, atomic: bool = True) -> None:
+                 fragmented: bool = False, atomic: bool = True,
+                 low_priority: bool = False) -> None:
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))
         self.frames_written = 0
@@ -152,6 +155,8 @@ class VideoFileWriter:
             self._cleanup_cmds()
             self._stack.__exit__(type(e), e, None)  # removes the temporary file
             raise RtstyleError(f"cannot start ffmpeg ({e}); reinstall imageio-ffmpeg") from e
+        if low_priority:
+            lower_priority(self._proc)
         self._stderr = StderrTail(self._proc)
         self._abort_lock = threading.Lock()
         self._open = True
