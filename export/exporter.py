@@ -46,6 +46,10 @@ def _fp32_graph(style, size: tuple[int, int] | None) -> onnx.ModelProto:
         if style.meta.get("onnx_io", "frames") != "frames":
             raise RtstyleError(f"style '{style.name}' is a foreign ONNX graph (float NCHW "
                                "input); only rtstyle's own graphs can be re-exported")
+        done = style.meta.get("precision", "fp32")
+        if done != "fp32":
+            raise RtstyleError(f"{style.path.name} is already a {done} export; export from "
+                               "the style itself or from its fp32 ONNX")
         if size:
             raise RtstyleError(f"style '{style.name}' is an ONNX file, whose shape is fixed "
                                "when it was exported; leave out --size")

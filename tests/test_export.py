@@ -176,6 +176,10 @@ def test_bad_inputs_give_one_clear_error(udnie_home, tmp_path, monkeypatch):
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage" * 50)
     _fails("export", "--style", str(corrupt), match="not a readable ONNX file")
+    half = tmp_path / "half.onnx"
+    assert cli("export", "--style", "udnie", "--precision", "fp16", "--size", "32x32",
+               "-o", str(half)).returncode == 0
+    _fails("export", "--style", str(half), "--precision", "int8", match="already a fp16")
     photo = tmp_path / "in.png"
     cv2.imwrite(str(photo), np.zeros((32, 32, 3), np.uint8))
     _fails("image", str(photo), "--style", str(corrupt), "-o", str(tmp_path / "o.png"),
