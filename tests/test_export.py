@@ -134,6 +134,17 @@ def test_int8_is_within_30db_on_the_reference_photo(udnie_home, udnie_fp32, tmp_
 
     engine = open_engine(str(out), "openvino", threads=2)
     assert psnr(engine.run(photo), reference) >= 30
+    # and OpenVINO really runs the convs in int8: all but the 3-channel input conv
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(str(out))
+    model.reshape({"frames": [1, 64, 96, 3]})
+    runtime = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    convs = [op.get_rt_info()["runtimePrecision"].astype(str)
+             for op in runtime.get_runtime_model().get_ops()
+             if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+    assert len(convs) == 14 and convs.count("u8") >= 13
 
 
 def test_auto_picks_the_fastest_available_backend(udnie_home, monkeypatch):
