@@ -470,7 +470,8 @@ class Pipeline:
         without it this is the headless loop."""
         show_hud, show_help = True, False
         while True:
-            out = self.next_output(timeout=0.005 if window else 0.5)
+            # Wakes as soon as a frame is ready; otherwise pumps the GUI ~30 times a second.
+            out = self.next_output(timeout=0.03 if window else 0.5)
             if out is not None:
                 self.last = out
                 if window is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -65,10 +66,13 @@ def wait_for(display, geometry, expected, app, save_to, deadline_s=120.0):
             return shot
         time.sleep(0.5)
     cv2.imwrite(str(save_to), shot)
-    app.kill()
+    visible = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^rtstyle"],
+                             env={**os.environ, "DISPLAY": display}, capture_output=True,
+                             text=True, timeout=30).stdout.split()
+    app.send_signal(signal.SIGABRT)  # with -X faulthandler: every thread's stack in the log
     pytest.fail(f"the window never showed the expected frame (last grab: {save_to}, "
-                f"{psnr(shot[H // 2:], expected[H // 2:]):.1f} dB); app log:\n"
-                + app.communicate()[1])
+                f"{psnr(shot[H // 2:], expected[H // 2:]):.1f} dB, mapped windows: "
+                f"{visible}, display {display}); app log:\n" + app.communicate()[1])
 
 
 def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
@@ -91,8 +95,8 @@ def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
     shots = tmp_path / "shots"
     shots.mkdir()
     app = subprocess.Popen(
-        [sys.executable, "-m", "rtstyle", "webcam", "--source", str(clip), "--loop",
-         "--style", "alpha", "--backend", "onnxruntime", "--output-dir", str(shots)],
+        [sys.executable, "-X", "faulthandler", "-m", "rtstyle", "webcam", "--source", str(clip),
+         "--loop", "--style", "alpha", "--backend", "onnxruntime", "--output-dir", str(shots)],
         env={**os.environ, "DISPLAY": display}, stderr=subprocess.PIPE, text=True)
     try:
         win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle").split()[0]
