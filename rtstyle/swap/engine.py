@@ -2,8 +2,9 @@
 
 The heavy parts (VGG encoder, decoder, the ONNX Runtime session) are loaded once per process
 and backend and shared by every painting, so switching style costs only encoding the new
-painting (tens of ms at 256 px). `SwapEngine.set_style` may run on a worker thread while
-another thread calls `run`: the style is swapped in with one assignment.
+painting (under a second at 256 px on a loaded 2-core CPU). `SwapEngine.set_style` may run
+on a worker thread while another thread calls `run`: the style is swapped in with one
+assignment.
 
 The ONNX graph takes frames and the raw style patches as inputs, so one exported graph
 serves every painting.
