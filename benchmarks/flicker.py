@@ -33,7 +33,9 @@ def main() -> None:
     ap.add_argument("--video", type=Path, default=ASSETS / "videos" / "vtest.avi")
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--max-size", type=int, default=320)
-    ap.add_argument("--style", default="udnie")
+    ap.add_argument("--style", default="ml5:udnie",
+                    help="ml5:NAME imports the published ml5 checkpoint from the assets into a "
+                         "private catalogue (default ml5:udnie); else an installed style")
     ap.add_argument("--backend", default="onnxruntime")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "flicker_results.json")
@@ -47,11 +49,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         env = dict(os.environ)
-        try:
-            find_style(args.style)
-        except Exception:  # not installed here: import the published ml5 checkpoint
+        style = args.style
+        if style.startswith("ml5:"):  # never a same-named style that happens to be installed
             env["RTSTYLE_HOME"] = os.environ["RTSTYLE_HOME"] = str(tmp / "home")
-            import_style(ASSETS / "styles-ml5" / args.style)
+            style = import_style(ASSETS / "styles-ml5" / style[4:], name="ml5-" + style[4:]).name
+        else:
+            find_style(style)
 
         info = probe_video(args.video)
         end = args.frames / float(info.fps)
@@ -59,7 +62,7 @@ def main() -> None:
         for mode in ("plain", "stabilize"):
             out = tmp / f"{mode}.mp4"
             cmd = [sys.executable, "-m", "rtstyle", "video", str(args.video), "-o", str(out),
-                   "--style", args.style, "--max-size", str(args.max_size), "--end", f"{end}",
+                   "--style", style, "--max-size", str(args.max_size), "--end", f"{end}",
                    "--backend", args.backend, "--threads", str(args.threads)]
             cmd += ["--stabilize"] if mode == "stabilize" else []
             t0 = time.perf_counter()
