@@ -23,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
     p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
     p.add_argument("--steps", type=int, default=2000, help="total optimiser steps (default 2000)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default 3e-4 for fst/johnson, which stall at "
+                        "2e-3; 2e-3 for lite)")
     for term, value in DEFAULT_WEIGHTS.items():
         p.add_argument(f"--{term}-weight", type=float, default=value,
                        help=f"weight of the {term} loss term (default {value:g})")
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         style_image=args.style_image, data=args.data, name=args.output,
         workdir=args.workdir or home() / "training" / args.output, arch=args.arch,
-        size=args.size, batch=args.batch, steps=args.steps, lr=args.lr,
+        size=args.size, batch=args.batch, steps=args.steps,
+        lr=args.lr or (2e-3 if args.arch == "lite" else 3e-4),
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, style_size=args.style_size, vgg_weights=args.vgg_weights,
         holdout=args.holdout, sample_every=args.sample_every,
