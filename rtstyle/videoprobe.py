@@ -72,7 +72,8 @@ def _count_packets(framecrc: str, span: float | None) -> int:
             tb = Fraction(ln.split(":", 1)[1].strip())
         elif ln and not ln.startswith("#"):
             t = int(ln.split(",")[2]) * tb
-            n += t >= 0 and (span is None or t < span)
+            # (a microsecond of slack: a packet exactly at --end is not in the range)
+            n += t >= 0 and (span is None or float(t) < span - 1e-6)
     return n
 
 
