@@ -169,6 +169,7 @@ class InferWorker(threading.Thread):
         self.engine_s = 0.0  # time inside engine.run, for engine-only FPS
         self.engine_frames = 0
         self.frame_s = 0.0  # smoothed time per frame, to tell capture when we want the next
+        self.busy_since: float | None = None  # when the frame in hand was taken
         self.error: str | None = None
 
     def stop(self) -> None:
@@ -182,15 +183,16 @@ class InferWorker(threading.Thread):
                     if self.frames.closed:
                         return
                     continue
-                t0 = time.monotonic()
+                t0 = self.busy_since = time.monotonic()
                 self.frames.expect_taker_at(t0 + self.frame_s)
                 try:
                     self.outputs.put(self._stylise(frame))
                 except Exception:
-                    self.failed += 1
+                    self.failed, self.busy_since = self.failed + 1, None
                     raise
                 self.frame_s += 0.3 * (time.monotonic() - t0 - self.frame_s)
                 self.processed += 1
+                self.busy_since = None
                 if self.max_frames and self.processed >= self.max_frames:
                     return
         except Exception as e:  # surfaced by the pipeline as a one-line error
@@ -254,7 +256,8 @@ class Pipeline:
     def __init__(self, source: Source, menu: StyleMenu, engine: Engine, *, backend: str,
                  threads: int | None, size: tuple[int, int], controls: Controls,
                  loop: bool = False, max_frames: int | None = None,
-                 reconnect_timeout: float = 10.0, record_to: Path | None = None,
+                 reconnect_timeout: float = 10.0, stall_timeout: float = 60.0,
+                 record_to: Path | None = None,
                  output_dir: Path = Path("."), log: Callable[[str], None] = print):
         self.source, self.menu, self.size, self.controls = source, menu, size, controls
         self.record_to, self.output_dir, self.log = record_to, output_dir, log
@@ -274,6 +277,8 @@ class Pipeline:
         self.last: Output | None = None
         self.t_start = time.monotonic()
         self.stopped = False
+        self.stall_timeout = stall_timeout  # a frame taking longer than this is a hung engine
+        self.stalled: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Pipeline:
@@ -296,7 +301,7 @@ class Pipeline:
         self.capture.stop()
         self.capture.join(timeout=7.0)  # a blocked read gives up after READ_TIMEOUT_MS
         self.worker.stop()
-        self.worker.join(timeout=60.0)
+        self.worker.join(timeout=1.0 if self.stalled else 60.0)
         self.frames.discard()
         if not self.capture.is_alive():
             self.source.release()
@@ -307,7 +312,17 @@ class Pipeline:
 
     @property
     def error(self) -> str | None:
-        return self.capture.error or self.worker.error
+        return self.capture.error or self.worker.error or self.stalled
+
+    def check_stall(self) -> bool:
+        """True (and `error` says so) when the engine has been on one frame for longer than
+        `stall_timeout` plus 20 frame times: never wait forever on a hung backend."""
+        since = self.worker.busy_since
+        limit = self.stall_timeout + 20 * self.worker.frame_s
+        if since is not None and time.monotonic() - since > limit:
+            self.stalled = (f"the engine has not returned a frame for {limit:.0f} s; it may "
+                            "be stuck: try another --backend")
+        return self.stalled is not None
 
     def next_output(self, timeout: float) -> Output | None:
         """The newest stylised frame, or None if none came within `timeout`."""
@@ -453,7 +468,9 @@ class Pipeline:
             "frames_captured": self.capture.captured,
             "frames_processed": w.processed,
             "frames_shown": shown,
-            "frames_dropped": self.frames.dropped + self.capture.skipped + w.failed,
+            # A frame still in a hung engine's hands is lost too.
+            "frames_dropped": (self.frames.dropped + self.capture.skipped + w.failed
+                               + (self.stalled is not None)),
             "fps_end_to_end": (shown - 1) / span if span > 0 else None,
             "fps_engine": w.engine_frames / w.engine_s if w.engine_s > 0 else None,
             "latency_ms_p50": percentile(self.latencies_ms, 50),
@@ -477,7 +494,7 @@ class Pipeline:
                 if window is not None:
                     window.show(out.image, self.hud_lines() if show_hud else None, show_help)
                 self.deliver(out)
-            elif self.finished:
+            elif self.finished or self.check_stall():
                 return
             if window is None:
                 continue

@@ -3,6 +3,7 @@ load leaves the current one running, and the controls act on the output."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from test_webcam import tiny_style
 from rtstyle.adjust import adjust
 from rtstyle.demo import DemoClip
 from rtstyle.engines import open_engine
+from rtstyle.engines.base import Engine
 from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
 from rtstyle.pipeline import Controls, Pipeline, StyleMenu
@@ -90,3 +92,34 @@ def test_controls_mirror_strength_and_original_act_on_the_output(rtstyle_home):
     expected = adjust(frame, engine.run(np.ascontiguousarray(frame)[None])[0], 0.7)
     assert np.abs(mirrored.image.astype(int) - expected).max() <= 2
     assert np.array_equal(plain.image, clip.frame_at(plain.index)[:, ::-1])
+
+
+class HungBackend(Engine):
+    """A backend whose run never returns until released, like a wedged driver."""
+
+    backend, name = "hung", "hung"
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        self.release.wait()
+        return frames
+
+
+def test_a_hung_engine_ends_the_run_with_an_error_instead_of_hanging():
+    engine = HungBackend()
+    p = Pipeline(DemoClip(SIZE), StyleMenu([("hung", "hung")]), engine, backend="auto",
+                 threads=None, size=SIZE, controls=Controls(), stall_timeout=1.0,
+                 log=lambda m: None)
+    t0 = time.monotonic()
+    try:
+        with p:
+            p.run(None)
+        assert time.monotonic() - t0 < 30
+        assert "has not returned a frame" in p.error and "--backend" in p.error
+        stats = p.stats()
+        assert stats["frames_processed"] == 0
+        assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_captured"]
+    finally:
+        engine.release.set()
