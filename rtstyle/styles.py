@@ -27,6 +27,7 @@ from rtstyle.export.onnx import get_metadata, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, EngineFile
 from rtstyle.files import atomic_output
 from rtstyle.importers import PUBLISHED, UNKNOWN_LICENCE, import_net
+from rtstyle.modelfile import FORMAT as MODEL_FORMAT
 from rtstyle.modelfile import read_meta, save_model
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -76,6 +77,8 @@ def _scan(folder: Path, origin: str) -> dict[str, Style]:
                     meta = read_style_meta(p)
                 except RtstyleError as e:
                     meta = {"error": str(e)}
+                if p.suffix == ".safetensors" and meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
+                    continue  # another rtstyle file kept alongside, e.g. the swap decoder
                 found[p.stem] = Style(p.stem, p, origin, meta)
     return found
 

@@ -211,3 +211,15 @@ def test_outputs_get_the_usual_file_mode(rand_style, photo, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_fresh_catalogue_lists_only_styles():
+    """Built-in styles are listed; other package data (the swap decoder) is not a style."""
+    from rtstyle.styles import BUILTIN_DIR, list_styles
+
+    names = {s.name for s in list_styles()}
+    assert "udnie" in names
+    assert "swap_decoder" not in names
+    assert all("error" not in s.meta for s in list_styles())
+    if (BUILTIN_DIR / "swap_decoder.safetensors").exists():
+        assert len(names) == len(list(BUILTIN_DIR.glob("*.safetensors"))) - 1
