@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 
 DEFAULT_STYLE = "udnie"
+REALTIME_STYLE = "udnie-lite"  # the webcam's default: the lite net keeps up with a camera
 
 
-def add_style_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--style", default=DEFAULT_STYLE,
+def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_STYLE) -> None:
+    p.add_argument("--style", default=default_style,
                    help="style name from `rtstyle styles list`, or a .safetensors/.onnx file "
-                        f"(default: {DEFAULT_STYLE})")
+                        f"(default: {default_style})")
     p.add_argument("--style-image", type=Path, default=None, metavar="PAINTING",
                    help="style-swap: any painting as the style, no training (overrides --style)")
     p.add_argument("--backend", default="auto",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options
+from rtstyle.commands._options import REALTIME_STYLE, add_style_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="where screenshots and key-started recordings go (default: .)")
     p.add_argument("--reconnect-timeout", type=float, default=10.0, metavar="S",
                    help="give up on a lost camera or stream after S seconds (default 10)")
-    add_style_options(p)
+    add_style_options(p, default_style=REALTIME_STYLE)
     p.set_defaults(run=run)
 
 
