@@ -149,14 +149,16 @@ class Settings:
     """How long to measure. A case stops after `runs` timed runs or `max_seconds` of timing,
     whichever comes first, but never before `min_runs`. A case predicted (from the same
     engine's time at the previous size, scaled by pixels) to need more than `max_seconds`
-    for its warm-up and `min_runs` is skipped unless `sweep` is set."""
+    for its warm-up and `min_runs` is skipped unless `sweep` is set or the size is in
+    `keep`; torch eager, the baseline, is timed wherever another engine is."""
 
     threads: int
     warmup: int = 2
     runs: int = 20
     min_runs: int = 3
-    max_seconds: float = 10.0
+    max_seconds: float = 5.0
     sweep: bool = False
+    keep: frozenset = frozenset()  # (height, width) sizes never skipped by prediction
 
 
 def measure(engine: Engine, frames: np.ndarray, settings: Settings,
@@ -211,12 +213,18 @@ def bench_engines(models: list[BenchModel], variants: list[Variant],
                        "precision": v.precision, "size": f"{width}x{height}", "width": width,
                        "height": height, "gflops": gflops, "min_psnr_db": v.min_psnr,
                        "warmup_runs": settings.warmup}
-                reason = v.unavailable(model) or _too_slow(last.get(v.name), height * width,
-                                                            settings)
+                reason = v.unavailable(model) or (
+                    None if (height, width) in settings.keep
+                    else _too_slow(last.get(v.name), height * width, settings))
                 if reason:
                     rec.update(status="skipped", reason=reason)
                 cases.append((v, rec))
             (ref_variant, ref_rec), others = cases[0], cases[1:]
+            if ref_rec.get("reason", "").startswith("predicted") and \
+                    any(rec.get("status") is None for _, rec in others):
+                # Speed-ups need the baseline: time torch wherever another engine is timed.
+                ref_rec.pop("status")
+                ref_rec.pop("reason")
             reference = None
             if ref_rec.get("status") is None:
                 _run_case(model, ref_variant, frames, settings, None, ref_rec, log)

@@ -38,9 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="timed runs per case, at least (default 3)")
     p.add_argument("--warmup", type=int, default=2, metavar="N",
                    help="untimed runs before timing, the first one checked (default 2)")
-    p.add_argument("--max-seconds", type=float, default=10.0, metavar="S",
+    p.add_argument("--max-seconds", type=float, default=5.0, metavar="S",
                    help="stop timing a case after S seconds once --min-runs are done, and "
-                        "skip cases predicted to need more (default 10)")
+                        "skip cases predicted to need more, except at --pipeline-size "
+                        "(default 5)")
     p.add_argument("--sweep", action="store_true",
                    help="run every case, even those predicted to exceed --max-seconds")
     p.add_argument("--style", default="udnie",
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.bench.engines import Settings
     from rtstyle.bench.inputs import default_assets
     from rtstyle.bench.report import matplotlib_missing, plot, text_table
-    from rtstyle.bench.suite import BenchConfig, run_bench
+    from rtstyle.bench.suite import BenchConfig, parse_size, run_bench
     from rtstyle.errors import RtstyleError
     from rtstyle.files import atomic_output, check_writable
 
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         calibration=[_calibration(args, assets)],
         settings=Settings(threads=args.threads, warmup=args.warmup, runs=args.runs,
                           min_runs=args.min_runs, max_seconds=args.max_seconds,
-                          sweep=args.sweep))
+                          sweep=args.sweep, keep=frozenset({parse_size(args.pipeline_size)})))
     vgg = args.vgg_weights or os.environ.get(VGG_ENV) or assets / "weights" / VGG_FILE
     if args.vgg_weights or Path(vgg).exists():
         os.environ[VGG_ENV] = str(vgg)  # the style-swap engine's documented setting
