@@ -55,7 +55,8 @@ def load_state(weights: str | Path) -> dict[str, torch.Tensor]:
             return vgg19(weights=VGG19_Weights.IMAGENET1K_V1).features.state_dict()
         except Exception as e:  # URLError and friends when offline
             raise RtstyleError(f"cannot download torchvision's VGG19 weights ({e}); "
-                               "pass a local state dict with --vgg-weights PATH") from e
+                               "pass a local state dict (`--vgg-weights PATH` when training, "
+                               "`RTSTYLE_VGG_WEIGHTS=PATH` for style-swap)") from e
     path = Path(weights)
     if not path.is_file():
         raise RtstyleError(f"VGG weights {path} not found; pass a local state dict or 'imagenet'")
