@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 DEFAULT_STYLE = "udnie"
-REALTIME_STYLE = "udnie-lite"  # the webcam's default: the lite net keeps up with a camera
+REALTIME_STYLE = "starry_night-lite"  # webcam default: a lite net keeps up with a camera
 
 
 def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_STYLE) -> None:
