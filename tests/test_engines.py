@@ -12,9 +12,9 @@ from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
 
 
-def _model(tmp_path, arch: str, seed: int = 0):
+def _model(tmp_path, arch: str, seed: int = 0, **options):
     torch.manual_seed(seed)
-    net = build_net(arch)
+    net = build_net(arch, **options)
     with torch.no_grad():  # non-trivial instance-norm affine parameters
         for name, p in net.named_parameters():
             if name.split(".")[-2].startswith("in"):
@@ -34,10 +34,10 @@ def _frames(h: int, w: int, n: int = 1) -> np.ndarray:
     return np.clip(big + rng.normal(0, 12, big.shape), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("arch", ["fst", "johnson"])
+@pytest.mark.parametrize("arch,options", [("fst", {}), ("johnson", {}), ("fst", {"border": 16})])
 @pytest.mark.parametrize("hw", [(97, 131), (480, 640), (33, 17)])
-def test_onnxruntime_matches_torch_within_one_grey_level(tmp_path, arch, hw):
-    path = _model(tmp_path, arch)
+def test_onnxruntime_matches_torch_within_one_grey_level(tmp_path, arch, options, hw):
+    path = _model(tmp_path, arch, **options)
     frames = _frames(*hw, n=2)
     a = open_engine(str(path), "torch").run(frames)
     b = open_engine(str(path), "onnxruntime").run(frames)

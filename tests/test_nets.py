@@ -16,8 +16,9 @@ from rtstyle.nets.frames import FrameModel
 
 @pytest.mark.parametrize("arch", ["fst", "johnson"])
 @pytest.mark.parametrize("hw", [(16, 16), (17, 23), (97, 131), (64, 48)])
-def test_any_size_in_same_size_out(arch, hw):
-    net = build_net(arch).eval()
+@pytest.mark.parametrize("border", [0, 16])
+def test_any_size_in_same_size_out(arch, hw, border):
+    net = build_net(arch, border=border).eval()
     with torch.inference_mode():
         y = net(torch.rand(2, 3, *hw) * 255)
     assert y.shape == (2, 3, *hw)
@@ -28,6 +29,21 @@ def test_fst_output_range_is_tanh_scaled():
     with torch.inference_mode():
         y = net(torch.rand(1, 3, 33, 40) * 255)
     assert y.min() >= -22.5 and y.max() <= 277.5  # tanh * 150 + 127.5
+
+
+@pytest.mark.parametrize("hw", [(40, 56), (33, 17)])
+def test_border_runs_the_net_on_an_edge_replicated_margin_and_crops_it(hw):
+    torch.manual_seed(0)
+    plain = build_net("fst").eval()
+    bordered = build_net("fst", border=16).eval()
+    bordered.load_state_dict(plain.state_dict())
+    x = torch.rand(1, 3, *hw) * 255
+    with torch.inference_mode():
+        want = plain(torch.nn.functional.pad(x, (16, 16, 16, 16), mode="replicate"))
+        got = bordered(x)
+    h, w = hw
+    assert torch.allclose(got, want[:, :, 16 : 16 + h, 16 : 16 + w], atol=1e-4)
+    assert not torch.allclose(got, plain(x), atol=1.0)  # the margin changes the edges
 
 
 def _random_examples_state(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -75,11 +91,12 @@ def test_other_architecture_is_rejected_with_a_one_line_error():
 
 
 def test_model_file_round_trip(tmp_path):
-    net = build_net("fst", widths=[8, 16, 32], res_blocks=2).eval()
+    net = build_net("fst", widths=[8, 16, 32], res_blocks=2, border=8).eval()
     meta = {"style": "tiny", "source": "test", "licence": "CC0", "made_by": {"steps": 0}}
     save_model(tmp_path / "tiny.safetensors", net, meta)
     loaded, got = load_net(tmp_path / "tiny.safetensors")
     assert got["arch"] == "fst" and got["options"]["widths"] == [8, 16, 32]
+    assert loaded.config.border == 8
     assert got["style"] == "tiny" and got["licence"] == "CC0"
     x = torch.randint(0, 256, (1, 40, 56, 3), dtype=torch.uint8)
     with torch.inference_mode():

@@ -167,10 +167,14 @@ def _stop_requests():
             signal.signal(sig, h)
 
 
+# Nets trained here get an edge margin (see NetConfig.border); imported ones keep none.
+NEW_NET_OPTIONS = {"fst": {"border": 16}, "johnson": {"border": 16}}
+
+
 def _initial_net(cfg: TrainConfig) -> torch.nn.Module:
     """A fresh net, or one starting from `cfg.init` (fine-tuning converges far faster)."""
     if cfg.init is None:
-        return build_net(cfg.arch)
+        return build_net(cfg.arch, **NEW_NET_OPTIONS.get(cfg.arch, {}))
     net, meta = load_net(cfg.init)
     if meta["arch"] != cfg.arch:
         raise RtstyleError(f"--init {cfg.init} holds a '{meta['arch']}' net, not '{cfg.arch}'; "
