@@ -14,7 +14,7 @@ from conftest import asset, cli
 from rtstyle.engines import open_engine
 from rtstyle.nets.frames import frames_to_rgb
 from rtstyle.nets.vgg import VGGFeatures
-from rtstyle.swap.decoder import BUILTIN, load_decoder
+from rtstyle.swap.decoder import BUILTIN, Decoder, load_decoder, save_decoder
 from rtstyle.swap.engine import Budget, open_swap_engine
 
 VGG = "weights/vgg19_features_relu3_4.safetensors"
@@ -145,8 +145,51 @@ def test_image_command_with_a_painting(tmp_path):
     out = tmp_path / "styled.jpg"
     r = cli("image", str(asset("photos/bike.jpg")), "-o", str(out), "--max-size", "96",
             "--style-image", str(asset("paintings/starry_night.jpg")), "--backend", "torch",
+            "--style-size", "128", "--swap-patches", "300",
             env={"RTSTYLE_VGG_WEIGHTS": str(vgg)})
     assert r.returncode == 0, r.stderr
     img = cv2.imread(str(out))
     assert img.shape[:2] == small(asset("photos/bike.jpg"), 96).shape[:2]
     assert "starry_night" in r.stdout
+
+
+def test_budget_from_open_engine_limits_the_patches(vgg_env):
+    painting = asset("paintings/udnie.jpg")
+    full = open_engine(painting, "torch", 1, Budget(style_size=64))
+    capped = open_engine(painting, "torch", 1, Budget(style_size=64, max_patches=40))
+    assert full.n_patches > 40 and capped.n_patches == 40
+
+
+def test_bad_budget_flags_via_cli(tmp_path):
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
+    out = tmp_path / "out.png"
+    painting = str(asset("paintings/udnie.jpg"))
+    r = cli("image", str(photo), "-o", str(out), "--style-image", painting, "--swap-patches", "0")
+    _one_line_error(r, "--swap-patches 0")
+    r = cli("image", str(photo), "-o", str(out), "--style-image", painting, "--style-size", "8")
+    _one_line_error(r, "--style-size 8", "at least 16")
+    assert not out.exists()
+
+
+def test_decoder_refuses_vgg_weights_it_was_not_trained_with(tmp_path, monkeypatch):
+    """A decoder inverts one encoder; another one's features would decode to noise."""
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
+    out = tmp_path / "out.png"
+    args = ("image", str(photo), "-o", str(out), "--style-image",
+            str(asset("paintings/udnie.jpg")), "--backend", "torch")
+    # No RTSTYLE_VGG_WEIGHTS: torchvision's weights, which the shipped decoder does not
+    # invert; refused before any download, naming the file it needs.
+    monkeypatch.delenv("RTSTYLE_VGG_WEIGHTS", raising=False)
+    r = cli(*args)
+    _one_line_error(r, "vgg19_features_relu3_4.safetensors", "RTSTYLE_VGG_WEIGHTS",
+                    "rtstyle train-swap")
+    # A decoder recorded against other weights than the ones given.
+    other = tmp_path / "other-decoder.safetensors"
+    save_decoder(other, Decoder(), {"config": {"vgg_weights": "mine.safetensors"},
+                                    "vgg_fingerprint": "0123456789abcdef"})
+    r = cli(*args, env={"RTSTYLE_VGG_WEIGHTS": str(asset(VGG)),
+                        "RTSTYLE_SWAP_DECODER": str(other)})
+    _one_line_error(r, "mine.safetensors", "0123456789abcdef", "RTSTYLE_VGG_WEIGHTS")
+    assert not out.exists()

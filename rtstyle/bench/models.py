@@ -139,7 +139,7 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
 def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
     """Why style-swap cannot be benchmarked here, or None when it can (which loads it).
 
-    Without a trained decoder (none shipped yet, or none given in $RTSTYLE_SWAP_DECODER)
+    Where the decoder file is missing (a trimmed install, or a wrong $RTSTYLE_SWAP_DECODER)
     a seeded random one stands in: speed does not depend on its weights."""
     try:
         from rtstyle.swap.engine import DECODER_ENV, decoder_path, open_swap_engine

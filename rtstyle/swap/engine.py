@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
 import time
 import warnings
@@ -104,15 +103,9 @@ class _Runtime:
     def __init__(self, backend: str, threads: int | None, precision: str):
         if threads:
             torch.set_num_threads(threads)
-        self.encoder = _load_encoder()
         self.decoder_path = decoder_path()
         decoder, meta = load_decoder(self.decoder_path)
-        trained_with = meta.get("vgg_fingerprint")
-        if trained_with and trained_with != encoder_fingerprint(self.encoder):
-            print(f"rtstyle: warning: the style-swap decoder was trained with other VGG19 "
-                  f"weights than {vgg_weights()}; set {VGG_ENV} to the weights it records "
-                  f"({meta.get('config', {}).get('vgg_weights')}) for best results",
-                  file=sys.stderr)
+        self.encoder = _matching_encoder(self.decoder_path, meta)
         self.model = SwapModel(self.encoder, decoder, precision).eval()
         self.session = None
         self.backend = "torch-cpu"
@@ -132,10 +125,29 @@ class _Runtime:
             return self.model(torch.from_numpy(frames), patches).numpy()
 
 
-def _load_encoder() -> nn.Module:
+def _matching_encoder(decoder_file: Path, meta: dict) -> nn.Module:
+    """The VGG encoder, refused unless it is the one the decoder was trained to invert.
+
+    A decoder inverts one set of VGG weights only: torchvision's and the Oxford VGG19 (the
+    shipped decoder's) differ ~100x in activation scale and in every filter, and the other
+    one's features decode to noise. So a mismatch is an error, caught before any download.
+    """
     from rtstyle.nets.vgg import VGGFeatures
 
-    return VGGFeatures(["relu3_1"], vgg_weights())
+    trained_with = meta.get("config", {}).get("vgg_weights", "imagenet")
+    ours = vgg_weights()
+    fix = (f"set {VGG_ENV} to that file, or train a decoder for yours with "
+           f"`rtstyle train-swap --vgg-weights {ours}` and set {DECODER_ENV} to it")
+    if ours == "imagenet" and trained_with != "imagenet":
+        raise RtstyleError(f"the style-swap decoder {decoder_file.name} inverts the VGG19 "
+                           f"weights in {Path(trained_with).name}, not torchvision's; {fix}")
+    encoder = VGGFeatures(["relu3_1"], ours)
+    expected = meta.get("vgg_fingerprint")
+    if expected and expected != encoder_fingerprint(encoder):
+        raise RtstyleError(f"the style-swap decoder {decoder_file.name} inverts the VGG19 "
+                           f"weights in {Path(trained_with).name} (fingerprint {expected}), "
+                           f"not those in {ours}; {fix}")
+    return encoder
 
 
 def _ort_session(model: SwapModel, decoder_file: Path, backend: str, threads: int | None):
