@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rtstyle.errors import RtstyleError
+
+if TYPE_CHECKING:
+    from rtstyle.swap.engine import Budget
 
 DEFAULT_STYLE = "udnie"
 REALTIME_STYLE = "starry_night-lite"  # webcam default: a lite net keeps up with a camera
@@ -22,6 +28,26 @@ def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_S
                    help="blend of stylised over original, 0..1 (default 1)")
     p.add_argument("--preserve-colors", action="store_true",
                    help="keep the original colours, taking only luminance from the style")
+    swap = p.add_argument_group("style-swap budget (--style-image; the swap costs "
+                                "patches x positions x 2304 multiply-adds)")
+    swap.add_argument("--style-size", type=int, default=256, metavar="PX",
+                      help="longer side of the painting in px; patches grow with its "
+                           "square, strokes shrink with it (default 256)")
+    swap.add_argument("--swap-patches", type=int, default=None, metavar="N",
+                      help="keep at most N evenly spaced style patches (default: all)")
+    swap.add_argument("--swap-precision", choices=["fp32", "bf16"], default="fp32",
+                      help="bf16 patch matching, torch backend only (default fp32)")
+
+
+def swap_budget(args: argparse.Namespace) -> Budget:
+    """The style-swap budget from the command line, checked before any net loads."""
+    from rtstyle.swap.engine import Budget
+
+    if args.style_size < 16:
+        raise RtstyleError(f"--style-size {args.style_size} is too small; use at least 16 px")
+    if args.swap_patches is not None and args.swap_patches < 1:
+        raise RtstyleError(f"--swap-patches {args.swap_patches} must be at least 1")
+    return Budget(args.style_size, args.swap_patches, args.swap_precision)
 
 
 def style_spec(args: argparse.Namespace) -> str | Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options, style_spec
+from rtstyle.commands._options import add_style_options, style_spec, swap_budget
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
         check_writable(dst)
 
-    engine = open_engine(style_spec(args), args.backend, args.threads)
+    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args))
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src), args.max_size)
         styled = engine.run(img[None])[0]

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options, style_spec
+from rtstyle.commands._options import add_style_options, style_spec, swap_budget
 
 # Inputs taken from a folder (by extension); outputs there are written as <stem>.mp4.
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable(dst)
     # One input: read it first too, so a bad file fails in a moment, not after loading.
     info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
-    engine = open_engine(style_spec(args), args.backend, args.threads)
+    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args))
     failed = 0
     for src, dst in jobs:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import REALTIME_STYLE, add_style_options
+from rtstyle.commands._options import REALTIME_STYLE, add_style_options, swap_budget
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_display()
     size = parse_size(args.size) if args.size else None
+    budget = swap_budget(args)
 
     def log(message: str) -> None:
         print(f"rtstyle: {message}", file=sys.stderr, flush=True)
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         label, spec = menu.current()
         log(f"loading {label} on {args.backend} for {size[0]}x{size[1]} from "
             f"{source.description}")
-        engine = open_engine(spec, args.backend, args.threads)
+        engine = open_engine(spec, args.backend, args.threads, budget)
         engine.warmup(size[1], size[0], runs=1)
     except BaseException:
         source.release()
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     # A polite `kill` finishes the recording like Ctrl-C does, instead of cutting it off.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = Pipeline(source, menu, engine, backend=args.backend, threads=args.threads,
+                        swap=budget,
                         size=size, controls=controls, loop=args.loop,
                         max_frames=args.max_frames, reconnect_timeout=args.reconnect_timeout,
                         record_to=args.record, output_dir=args.output_dir, log=log)

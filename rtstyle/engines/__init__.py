@@ -9,12 +9,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtstyle import __version__
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import ENGINE_SUFFIX
 from rtstyle.styles import Style, find_style, home
+
+if TYPE_CHECKING:
+    from rtstyle.swap.engine import Budget
 
 # `auto` takes the first available, fastest first: tensorrt, onnxruntime-cuda, openvino
 # (an optional extra; the fastest CPU engine measured), onnxruntime, torch.
@@ -80,13 +84,13 @@ def is_painting(spec: str | Path) -> bool:
 
 
 def open_engine(style: Style | str | Path, backend: str = "auto",
-                threads: int | None = None) -> Engine:
+                threads: int | None = None, swap: Budget | None = None) -> Engine:
     """Load `style` on `backend`: a Style, a catalogue name, a model-file path, or a
-    painting (image file), which gives a style-swap engine."""
+    painting (image file), which gives a style-swap engine limited by the `swap` budget."""
     if not isinstance(style, Style) and is_painting(style):
         from rtstyle.swap.engine import open_swap_engine
 
-        return open_swap_engine(Path(style), backend, threads)
+        return open_swap_engine(Path(style), backend, threads, swap)
     if isinstance(style, (str, Path)):
         style = find_style(str(style))
     if style.path.suffix == ENGINE_SUFFIX:
