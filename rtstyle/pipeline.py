@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -25,6 +25,9 @@ from rtstyle.adjust import adjust
 from rtstyle.capture import CaptureThread, Frame, NewestSlot, Source
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
+
+if TYPE_CHECKING:
+    from rtstyle.swap.engine import Budget
 
 STRENGTH_STEP = 0.1
 ENGINE_CACHE = 4  # loaded engines kept, so switching back is instant
@@ -90,8 +93,10 @@ class EngineSwitcher:
     background thread and handed over between two frames."""
 
     def __init__(self, label: str, engine: Engine, backend: str, threads: int | None,
-                 frame_hw: tuple[int, int], notify: Callable[[str], None]):
+                 frame_hw: tuple[int, int], notify: Callable[[str], None],
+                 swap: Budget | None = None):
         self.backend, self.threads, self.frame_hw, self.notify = backend, threads, frame_hw, notify
+        self.swap = swap
         self._lock = threading.Lock()
         self._active = (label, engine)
         self._cache: OrderedDict[str, Engine] = OrderedDict({label: engine})
@@ -121,7 +126,7 @@ class EngineSwitcher:
         t0 = time.monotonic()
         engine = None
         try:
-            engine = open_engine(spec, self.backend, self.threads)
+            engine = open_engine(spec, self.backend, self.threads, self.swap)
             engine.warmup(*self.frame_hw, runs=1)
         except (RtstyleError, ImportError, OSError, RuntimeError, ValueError) as e:
             self.notify(f"cannot load {label}: {e}")
@@ -255,7 +260,7 @@ class Pipeline:
 
     def __init__(self, source: Source, menu: StyleMenu, engine: Engine, *, backend: str,
                  threads: int | None, size: tuple[int, int], controls: Controls,
-                 loop: bool = False, max_frames: int | None = None,
+                 swap: Budget | None = None, loop: bool = False, max_frames: int | None = None,
                  reconnect_timeout: float = 10.0, stall_timeout: float = 60.0,
                  record_to: Path | None = None,
                  output_dir: Path = Path("."), log: Callable[[str], None] = print):
@@ -264,7 +269,7 @@ class Pipeline:
         self.notices: deque[tuple[float, str]] = deque(maxlen=3)
         self.frames, self.outputs = NewestSlot(), NewestSlot()
         self.switcher = EngineSwitcher(menu.current()[0], engine, backend, threads,
-                                       (size[1], size[0]), self.notify)
+                                       (size[1], size[0]), self.notify, swap)
         self.capture = CaptureThread(source, self.frames, size, loop, reconnect_timeout,
                                      self.notify)
         self.worker = InferWorker(self.frames, self.outputs, self.switcher, controls,
@@ -275,6 +280,10 @@ class Pipeline:
         self.shown_times: list[float] = []
         self.latencies_ms: list[float] = []
         self.last: Output | None = None
+        # A key press -> the first frame shown in the new style (loading, encoding a
+        # painting, warm-up and the frame itself): what a user waits for.
+        self.switch_pending: tuple[str, float] | None = None
+        self.switches: list[dict[str, Any]] = []
         self.t_start = time.monotonic()
         self.stopped = False
         self.stall_timeout = stall_timeout  # a frame taking longer than this is a hung engine
@@ -341,6 +350,11 @@ class Pipeline:
         self.shown_times.append(now)
         self.latencies_ms.append((now - out.t_capture) * 1000.0)
         self.last = out
+        if self.switch_pending and out.style == self.switch_pending[0]:
+            label, t0 = self.switch_pending
+            self.switches.append({"to": label, "seconds": round(now - t0, 3)})
+            self.switch_pending = None
+            self.notify(f"switched to {label} in {now - t0:.2f} s")
 
     # -- user actions --------------------------------------------------------------------
     def notify(self, message: str) -> None:
@@ -351,6 +365,7 @@ class Pipeline:
         if choice is None:
             self.notify(why_not)
         else:
+            self.switch_pending = (choice[0], time.monotonic())
             self.switcher.request(*choice)
 
     def handle(self, action: str) -> bool:
@@ -478,6 +493,7 @@ class Pipeline:
             "duration_s": time.monotonic() - self.t_start,
             "reconnects": self.capture.reconnects,
             "recordings": [{"path": p, "frames": n} for p, n in self.recorded],
+            "switches": self.switches,
             "error": self.error,
         }
 

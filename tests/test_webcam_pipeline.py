@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import torch
+from conftest import asset
 from test_webcam import tiny_style
 
 from rtstyle.adjust import adjust
@@ -17,14 +18,17 @@ from rtstyle.engines.base import Engine
 from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
 from rtstyle.pipeline import Controls, Pipeline, StyleMenu
+from rtstyle.swap.engine import Budget
 
 SIZE = (96, 72)
 
 
-def start(menu: StyleMenu, controls: Controls | None = None) -> Pipeline:
+def start(menu: StyleMenu, controls: Controls | None = None,
+          swap: Budget | None = None) -> Pipeline:
     engine = open_engine(menu.current()[1], "onnxruntime")
     return Pipeline(DemoClip(SIZE), menu, engine, backend="onnxruntime", threads=None,
-                    size=SIZE, controls=controls or Controls(), log=lambda m: None)
+                    size=SIZE, controls=controls or Controls(), swap=swap,
+                    log=lambda m: None)
 
 
 def collect(p: Pipeline, until, timeout: float = 120.0) -> list:
@@ -56,6 +60,36 @@ def test_frames_keep_coming_while_the_next_style_loads(rtstyle_home):
     assert styles.count("a-tiny") >= 3, "frames stalled while the next style loaded"
     assert styles[-1] == "b-full" and "b-full" not in styles[:-1]
     assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_captured"]
+
+
+def test_keys_switch_between_nets_and_style_swap_paintings(rtstyle_home, monkeypatch):
+    """Tab goes to the paintings, n to the next painting, Tab back to the nets; each
+    painting is encoded off this thread and the time to its first frame is recorded."""
+    vgg = asset("weights/vgg19_features_relu3_4.safetensors")
+    monkeypatch.setenv("RTSTYLE_VGG_WEIGHTS", str(vgg))
+    tiny_style(rtstyle_home, "a-tiny", 1)
+    paintings = [(name, asset(f"paintings/{name}.jpg")) for name in ("udnie", "great_wave")]
+    budget = Budget(style_size=64)
+    menu = StyleMenu([("a-tiny", "a-tiny")], paintings)
+    with start(menu, swap=budget) as p:
+        collect(p, lambda got: len(got) >= 2)
+        p.handle("family")
+        first = collect(p, lambda got: got[-1].style == "udnie")
+        p.handle("next")
+        second = collect(p, lambda got: got[-1].style == "great_wave")
+        p.handle("family")
+        collect(p, lambda got: got[-1].style == "a-tiny")
+    assert [o.style for o in first].count("a-tiny") >= 1  # frames kept coming meanwhile
+    assert [o.style for o in second].count("udnie") >= 1
+    stats = p.stats()
+    assert [s["to"] for s in stats["switches"]] == ["udnie", "great_wave", "a-tiny"]
+    assert all(0 < s["seconds"] < 120 for s in stats["switches"])
+    # The painting's frames are style-swap's output for the frame shown, budget included.
+    out = second[-1]
+    frame = DemoClip(SIZE).frame_at(out.index)
+    want = open_engine(paintings[1][1], "onnxruntime", swap=budget).run(frame[None])[0]
+    assert np.abs(out.image.astype(int) - want).max() <= 2
+    assert np.abs(out.image.astype(int) - frame).mean() > 10  # stylised, not the photo
 
 
 def test_a_style_that_cannot_load_leaves_the_current_one_running(rtstyle_home, tmp_path):
