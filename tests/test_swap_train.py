@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from conftest import asset, cli
 
-from rtstyle.swap.decoder import load_decoder
+from rtstyle.swap.decoder import load_decoder, save_decoder
 
 
 def _folders(tmp_path):
@@ -43,6 +43,28 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert not list(tmp_path.glob(".*partial*"))  # no temp files left behind
     feats = np.random.default_rng(0).random((1, 256, 4, 5), dtype=np.float32)
     assert net(torch.from_numpy(feats)).shape == (1, 3, 16, 20)
+
+
+def test_init_starts_from_another_decoder(tmp_path):
+    """--init continues a decoder's training: with lr 0 its weights come out unchanged."""
+    photos, paintings = _folders(tmp_path)
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    common = ["train-swap", "--photos", str(photos), "--paintings", str(paintings),
+              "--size", "32", "--threads", "1",
+              "--vgg-weights", str(asset("weights/vgg19_features_relu3_4.safetensors"))]
+    assert cli(*common, "-o", str(first), "--steps", "2").returncode == 0
+    r = cli(*common, "-o", str(second), "--steps", "1", "--lr", "0", "--init", str(first))
+    assert r.returncode == 0, r.stderr
+    (a, _), (b, meta) = load_decoder(first), load_decoder(second)
+    assert meta["init_steps"] == 2 and meta["config"]["init"] == str(first)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                 b.state_dict().values(), strict=True))
+    other = tmp_path / "other-vgg.safetensors"  # a decoder made for other VGG weights
+    save_decoder(other, a, {"vgg_fingerprint": "0123456789abcdef",
+                            "config": {"vgg_weights": "mine.safetensors"}})
+    r = cli(*common, "-o", str(second), "--steps", "1", "--init", str(other))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "mine.safetensors" in r.stderr and "--vgg-weights" in r.stderr
 
 
 def test_train_bad_folders(tmp_path):

@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="checkpoint file (default: OUTPUT with .ckpt)")
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--init", type=Path, default=None, metavar="DECODER",
+                   help="start from this decoder's weights, e.g. the shipped one "
+                        "(its loss and step counts restart)")
     p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                    help="stop (and save) after this many minutes of training")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size, lr=args.lr, tv_weight=args.tv_weight,
         pixel_weight=args.pixel_weight, vgg_weights=args.vgg_weights,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, time_limit_min=args.time_limit, seed=args.seed))
+        resume=args.resume, init=args.init, time_limit_min=args.time_limit, seed=args.seed))
     print(f"wrote {args.output} after {record['steps']} steps "
           f"(feature loss {record['final_feature_loss']:.4f})")
     return 0

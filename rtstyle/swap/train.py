@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
 from rtstyle.images import read_image
-from rtstyle.swap.decoder import Decoder, encoder_fingerprint, save_decoder
+from rtstyle.swap.decoder import Decoder, encoder_fingerprint, load_decoder, save_decoder
 from rtstyle.swap.op import style_patches, swap
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -50,6 +50,7 @@ class TrainConfig:
     checkpoint: Path | None = None
     checkpoint_every: int = 50
     resume: bool = False
+    init: Path | None = None  # start from this decoder's weights (train an existing one on)
     time_limit_min: float | None = None
     seed: int = 0
     widths: tuple[int, int, int] = (128, 64, 32)
@@ -118,14 +119,27 @@ def train(cfg: TrainConfig) -> dict:
     g = torch.Generator().manual_seed(cfg.seed)
     state = torch.load(ckpt, map_location="cpu", weights_only=True) \
         if cfg.resume and ckpt.exists() else None
+    init = None
     if state:
         scale = state["feature_scale"]
+    elif cfg.init is not None:
+        init, init_meta = load_decoder(cfg.init)
+        if init_meta.get("vgg_fingerprint") not in (None, encoder_fingerprint(encoder)):
+            raise RtstyleError(f"--init {cfg.init} was trained with other VGG weights "
+                               f"({init_meta.get('config', {}).get('vgg_weights')}); "
+                               "pass those with --vgg-weights")
+        scale = init.feature_scale
     else:
         with torch.no_grad():
             crops = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(8)])
             scale = float(encoder(crops)["relu3_1"].square().mean().sqrt())
     torch.manual_seed(cfg.seed)
     net = Decoder(cfg.widths, scale)
+    if init is not None:
+        if init.widths != net.widths:
+            raise RtstyleError(f"--init {cfg.init} has widths {list(init.widths)}, not "
+                               f"{list(net.widths)}")
+        net.load_state_dict(init.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start, losses, elapsed = 0, [], 0.0
     if state:
@@ -185,6 +199,7 @@ def train(cfg: TrainConfig) -> dict:
                      "H from [Phi(C1), Phi(S), Phi_ss(C1,S), Phi_ss(C2,S)] per step",
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
                    if k not in ("command", "output", "checkpoint")},
+        "init_steps": init_meta.get("steps") if init is not None else None,
         "vgg_fingerprint": encoder_fingerprint(encoder),
         "photos": len(photos), "paintings": len(paintings),
         "steps": done,
