@@ -87,6 +87,20 @@ def test_loss_goes_down_and_a_resumed_run_equals_an_uninterrupted_one(material, 
         assert state["step"] == 30 and any(k.startswith("opt/") for k in f.keys())
 
 
+def test_fst_nets_get_an_edge_border_and_init_keeps_the_history(material, tmp_path):
+    torch.set_num_threads(1)
+    base = _config(material, tmp_path / "a", 2)
+    first = train(TrainConfig(**{**base.__dict__, "arch": "fst"}), progress=False)
+    net, meta = load_net(first.model)
+    assert net.config.border == 16  # trained here: no zero-padding strip at the edges
+    second = train(TrainConfig(**{**base.__dict__, "arch": "fst", "workdir": tmp_path / "b",
+                                  "init": first.model, "steps": 1}), progress=False)
+    made_by = read_meta(second.model)["made_by"]
+    assert made_by["init"] == first.model.name and made_by["steps"] == 1
+    assert [run["steps"] for run in made_by["init_history"]] == [2]
+    assert "loss_curve" not in made_by["init_history"][0]
+
+
 def _train_args(material, workdir: Path, steps: int) -> list[str]:
     return ["train", "--style-image", str(material["painting"]), "--data",
             str(material["photos"]), "-o", "stripes", "--arch", "lite", "--size", "32",

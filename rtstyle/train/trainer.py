@@ -30,7 +30,7 @@ from safetensors.torch import save
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image, write_image
-from rtstyle.modelfile import load_net, load_state_strict, save_model
+from rtstyle.modelfile import load_net, load_state_strict, read_meta, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import rgb_to_frames
 from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
@@ -277,6 +277,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
                    len(train_files), workdir)
 
 
+def init_history(init_meta: dict) -> list[dict]:
+    """The training runs behind an --init model, newest first, without their loss curves:
+    a fine-tuned model's record then accounts for all the steps it took."""
+    made_by = init_meta.get("made_by")
+    if not isinstance(made_by, dict):  # an imported model: its source says where it came from
+        return [{"source": init_meta.get("source"), "style": init_meta.get("style")}]
+    run = {k: v for k, v in made_by.items() if k not in ("loss_curve", "init_history")}
+    return [run, *made_by.get("init_history", [])]
+
+
 def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
             held: list[torch.Tensor], history: list[list[float]], seconds: float,
             n_train: int, workdir: Path) -> TrainResult:
@@ -296,6 +306,7 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
         "loss_network": f"VGG19 ({Path(cfg.vgg_weights).name})",
         "lr": cfg.lr, "style_size": cfg.style_size, "style_image": Path(cfg.style_image).name,
         "init": Path(cfg.init).name if cfg.init else None,
+        "init_history": init_history(read_meta(cfg.init)) if cfg.init else [],
         "train_photos": n_train, "held_out_photos": len(held), "seed": cfg.seed,
         "loss_curve": history[:: max(1, len(history) // 100)],
         "torch": torch.__version__,
