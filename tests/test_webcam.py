@@ -63,7 +63,7 @@ def check_counts(stats: dict) -> None:
 
 
 def test_vtest_headless_recording_is_stylised_and_counts_add_up(tmp_path):
-    """The webcam default style (built-in starry_night-lite) on vtest.avi, as installed."""
+    """The webcam default style (built-in udnie-lite) on vtest.avi, as installed."""
     vtest = asset("videos/vtest.avi")
     out, stats_path = tmp_path / "rec.mp4", tmp_path / "stats.json"
     r = cli("webcam", "--source", str(vtest), "--size", "128x96", "--no-display",
@@ -72,7 +72,7 @@ def test_vtest_headless_recording_is_stylised_and_counts_add_up(tmp_path):
     assert r.returncode == 0, r.stderr
     stats = json.loads(stats_path.read_text())
     check_counts(stats)
-    assert stats["frames_processed"] == 6 and stats["style"] == "starry_night-lite"
+    assert stats["frames_processed"] == 6 and stats["style"] == "udnie-lite"
     assert stats["fps_end_to_end"] > 0 and stats["fps_engine"] > 0
     assert stats["error"] is None
 
@@ -89,7 +89,7 @@ def test_vtest_headless_recording_is_stylised_and_counts_add_up(tmp_path):
     ok, first = cap.read()
     cap.release()
     first = cv2.resize(first, (128, 96), interpolation=cv2.INTER_AREA)
-    expected = open_engine("starry_night-lite").run(first[None])[0]
+    expected = open_engine("udnie-lite").run(first[None])[0]
     assert psnr(frames[0], expected) > 27
     assert psnr(frames[0], first) < psnr(frames[0], expected) - 10
 

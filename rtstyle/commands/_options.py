@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rtstyle.swap.engine import Budget
 
 DEFAULT_STYLE = "udnie"
-REALTIME_STYLE = "starry_night-lite"  # webcam default: a lite net keeps up with a camera
+REALTIME_STYLE = "udnie-lite"  # webcam default: a lite net keeps up with a camera
 
 
 def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_STYLE) -> None:
