@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from rtstyle.files import write_bytes_atomic
 from rtstyle.metrics import psnr
 from rtstyle.nets.frames import frames_to_rgb
 from rtstyle.swap.engine import Budget, SwapEngine, load_painting, open_swap_engine
@@ -162,7 +163,7 @@ def main() -> None:
     report["budget_quality_320x240"] = budget_quality(engine, args.painting,
                                                       frames["320x240"], families)
     print(json.dumps(report["budget_quality_320x240"], indent=1))
-    args.out.write_text(json.dumps(report, indent=1))
+    write_bytes_atomic(args.out, json.dumps(report, indent=1).encode())
 
 
 if __name__ == "__main__":
