@@ -56,7 +56,8 @@ def test_init_starts_from_another_decoder(tmp_path):
     r = cli(*common, "-o", str(second), "--steps", "1", "--lr", "0", "--init", str(first))
     assert r.returncode == 0, r.stderr
     (a, _), (b, meta) = load_decoder(first), load_decoder(second)
-    assert meta["init_steps"] == 2 and meta["config"]["init"] == str(first)
+    assert [run["steps"] for run in meta["init_history"]] == [2]
+    assert meta["config"]["init"] == str(first)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
                                                  b.state_dict().values(), strict=True))
     other = tmp_path / "other-vgg.safetensors"  # a decoder made for other VGG weights

@@ -199,7 +199,10 @@ def train(cfg: TrainConfig) -> dict:
                      "H from [Phi(C1), Phi(S), Phi_ss(C1,S), Phi_ss(C2,S)] per step",
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
                    if k not in ("command", "output", "checkpoint")},
-        "init_steps": init_meta.get("steps") if init is not None else None,
+        # The runs behind --init, newest first, so the record counts every step.
+        "init_history": [
+            {k: v for k, v in init_meta.items() if k not in ("loss_curve", "init_history")},
+            *init_meta.get("init_history", [])] if init is not None else [],
         "vgg_fingerprint": encoder_fingerprint(encoder),
         "photos": len(photos), "paintings": len(paintings),
         "steps": done,
