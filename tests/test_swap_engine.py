@@ -71,12 +71,12 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("painting", ["great_wave.jpg", "the_scream.jpg", "udnie.jpg"])
 def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting):
     """Gram distance (relu1_1..relu3_1) to the painting: output < photo; relu3_1 distance
-    to the photo: output well under the painting's. The style is at 512 px and the photo at
-    256 px: with the style coarser than the content (the 256 px speed budget on larger
-    frames) the blurrier strokes fail the Gram test for some pairs (see issue 7's note)."""
+    to the photo: output well under the painting's. The engine runs at its default budget
+    (style at 256 px) on 320 px photos; on 480 px photos one pair of twelve (great_wave on
+    bike) still fails the Gram test, the strokes being coarse for the frame (issue 7)."""
     layers = ["relu1_1", "relu2_1", "relu3_1"]
     vgg = VGGFeatures(layers, vgg_env)
-    engine = open_swap_engine(asset(f"paintings/{painting}"), "torch", 1, Budget(style_size=512))
+    engine = open_swap_engine(asset(f"paintings/{painting}"), "torch", 1)
     art = cv2.imread(str(asset(f"paintings/{painting}")))
 
     def features(img: np.ndarray) -> dict[str, torch.Tensor]:
@@ -86,7 +86,7 @@ def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting):
     art_grams = {k: _gram(v) for k, v in features(small(asset(f"paintings/{painting}"),
                                                         512)).items()}
     for name in ("bike.jpg", "golden_gate.jpg", "tubingen.jpg"):
-        photo = small(asset(f"photos/{name}"), 256)
+        photo = small(asset(f"photos/{name}"), 320)
         fo, fi = features(engine.run(photo[None])[0]), features(photo)
         gram_out = sum(float((_gram(fo[k]) - art_grams[k]).square().sum()) for k in layers)
         gram_in = sum(float((_gram(fi[k]) - art_grams[k]).square().sum()) for k in layers)
