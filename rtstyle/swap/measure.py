@@ -23,9 +23,9 @@ import torch
 
 from rtstyle.files import write_bytes_atomic
 from rtstyle.metrics import psnr
-from rtstyle.nets.frames import frames_to_rgb
+from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.swap.engine import Budget, SwapEngine, load_painting, open_swap_engine
-from rtstyle.swap.op import normalise, style_patches, swap
+from rtstyle.swap.op import normalise, swap
 
 SIZES = {"320x240": (240, 320), "640x480": (480, 640)}
 
@@ -57,18 +57,16 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
         content = rt.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
 
     def swapped(b: Budget) -> tuple[torch.Tensor, np.ndarray, int, float]:
+        patches = rt.encode(load_painting(painting, b.style_size), b.max_patches)
         with torch.inference_mode():
-            feats = rt.encoder(frames_to_rgb(torch.from_numpy(
-                load_painting(painting, b.style_size)[None])))["relu3_1"]
-            patches = style_patches(feats, b.max_patches)
             normed = normalise(patches)
             if b.precision == "bf16":
                 normed = normed.bfloat16()
             t0 = time.perf_counter()
             out = swap(content, patches, normed)
             ms = (time.perf_counter() - t0) * 1000
-            img = rt.model.decoder(out).clamp(0, 255).round().byte()
-        return out, img[0].permute(1, 2, 0).numpy(), patches.shape[0], ms
+            img = rgb_to_frames(rt.model.decoder(out))[0].numpy()
+        return out, img, patches.shape[0], ms
 
     result = {}
     for family, (reference, options) in families.items():

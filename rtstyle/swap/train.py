@@ -31,8 +31,10 @@ from rtstyle.files import atomic_output
 from rtstyle.images import read_image
 from rtstyle.swap.decoder import Decoder, encoder_fingerprint, load_decoder, save_decoder
 from rtstyle.swap.op import style_patches, swap
+from rtstyle.train import prior_runs
+from rtstyle.train.data import image_files, to_rgb255
+from rtstyle.train.losses import tv_loss
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SCALES = (1.0, 1.5, 2.0)  # shorter side as a multiple of the crop size
 
 
@@ -57,15 +59,6 @@ class TrainConfig:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
-def _image_files(folder: Path, what: str) -> list[Path]:
-    if not folder.is_dir():
-        raise RtstyleError(f"{what} folder {folder} does not exist; give a folder of images")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise RtstyleError(f"{what} folder {folder} holds no images (.jpg, .png, ...)")
-    return files
-
-
 def _pyramid(files: list[Path], size: int) -> list[list[torch.Tensor]]:
     """Each image as float RGB (3, H, W) tensors at SCALES x `size` on the shorter side."""
     out = []
@@ -79,7 +72,7 @@ def _pyramid(files: list[Path], size: int) -> list[list[torch.Tensor]]:
                 continue  # don't upscale beyond the smallest level
             im = cv2.resize(bgr, (max(size, round(w * k)), max(size, round(h * k))),
                             interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
-            levels.append(torch.from_numpy(im[..., ::-1].copy()).permute(2, 0, 1).float())
+            levels.append(to_rgb255(im))
         out.append(levels)
     return out
 
@@ -95,21 +88,14 @@ def _crop(pyramid: list[list[torch.Tensor]], size: int, g: torch.Generator) -> t
     return crop.flip(2) if pick(2) else crop
 
 
-def total_variation(rgb255: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of neighbouring pixels, image scaled to 0..1."""
-    x = rgb255 / 255.0
-    return ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + \
-        ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
-
-
 def train(cfg: TrainConfig) -> dict:
     """Run training; writes cfg.output (decoder + record) and returns the record."""
     from tqdm import tqdm
 
     from rtstyle.nets.vgg import VGGFeatures
 
-    photos = _image_files(cfg.photos, "photos")
-    paintings = _image_files(cfg.paintings, "paintings")
+    photos = image_files(cfg.photos, "photos folder")
+    paintings = image_files(cfg.paintings, "paintings folder")
     if cfg.size < 32:
         raise RtstyleError(f"--size {cfg.size} is too small; use at least 32")
     ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
@@ -170,7 +156,7 @@ def train(cfg: TrainConfig) -> dict:
             h = torch.cat([fc[:1], fs, swap(fc, style_patches(fs))])
         out = net(h)
         feat_loss = F.mse_loss(encode(out), h) / h.square().mean()
-        tv = total_variation(out)
+        tv = tv_loss(out)
         pixel = F.mse_loss(out[:2] / 255.0, torch.cat([c[:1], s]) / 255.0)
         loss = feat_loss + cfg.tv_weight * tv + cfg.pixel_weight * pixel
         opt.zero_grad(set_to_none=True)
@@ -200,15 +186,13 @@ def train(cfg: TrainConfig) -> dict:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
                    if k not in ("command", "output", "checkpoint")},
         # The runs behind --init, newest first, so the record counts every step.
-        "init_history": [
-            {k: v for k, v in init_meta.items() if k not in ("loss_curve", "init_history")},
-            *init_meta.get("init_history", [])] if init is not None else [],
+        "init_history": prior_runs(init_meta) if init is not None else [],
         "vgg_fingerprint": encoder_fingerprint(encoder),
         "photos": len(photos), "paintings": len(paintings),
         "steps": done,
         "final_feature_loss": float(np.mean([x[0] for x in tail])) if tail else None,
         "final_tv": float(np.mean([x[1] for x in tail])) if tail else None,
-        "final_pixel_loss": float(np.mean([x[2] for x in tail if len(x) > 2] or [np.nan])),
+        "final_pixel_loss": float(np.mean([x[2] for x in tail])) if tail else None,
         "loss_curve": losses[:: max(1, len(losses) // 100)],
         "train_seconds": round(elapsed + time.monotonic() - t0),
         "torch": torch.__version__,

@@ -16,17 +16,20 @@ import torch.nn.functional as F
 
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
+from rtstyle.nets.frames import frames_to_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 MIN_CROP = 0.35  # smallest crop side, as a fraction of the photo's shorter side
 
 
-def image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path, what: str = "--data") -> list[Path]:
+    """The images in `folder`, sorted; `what` names the option in errors."""
     if not Path(folder).is_dir():
-        raise RtstyleError(f"--data {folder} is not a folder; give a folder of photos")
+        raise RtstyleError(f"{what} {folder} does not exist or is not a folder; "
+                           "give a folder of images")
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise RtstyleError(f"--data {folder} holds no images (.jpg, .png, .bmp, .webp)")
+        raise RtstyleError(f"{what} {folder} holds no images (.jpg, .png, .bmp, .webp)")
     return files
 
 
@@ -43,7 +46,7 @@ def split_holdout(files: list[Path], holdout: int) -> tuple[list[Path], list[Pat
 
 def to_rgb255(bgr: np.ndarray) -> torch.Tensor:
     """uint8 BGR (H, W, 3) -> float RGB (3, H, W) in 0..255."""
-    return torch.from_numpy(np.ascontiguousarray(bgr[..., ::-1])).permute(2, 0, 1).float()
+    return frames_to_rgb(torch.from_numpy(bgr)[None])[0]
 
 
 def load_scaled(path: Path, shorter: int) -> torch.Tensor:

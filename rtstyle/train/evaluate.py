@@ -20,10 +20,10 @@ from torch import nn
 
 from rtstyle.modelfile import load_net
 from rtstyle.styles import find_style
-from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
 from rtstyle.train.data import image_files, load_scaled, split_holdout
 from rtstyle.train.losses import PerceptualLoss
-from rtstyle.train.trainer import TrainConfig, held_out_losses, read_style_image
+from rtstyle.train.trainer import TERMS, held_out_losses, read_style_image
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,15 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     photos = [load_scaled(f, args.size) for f in held]
     loss = PerceptualLoss(read_style_image(args.style_image, args.style_size), args.vgg_weights,
                           DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS)
-    cfg = TrainConfig(style_image=args.style_image, data=args.data, name="eval", workdir=Path())
-    terms_shown = ("content", "style", "tv")
     rows: list[tuple[str, nn.Module]] = [("unstylised photo", nn.Identity())]
     rows += [(name, load_net(find_style(name).path)[0]) for name in args.styles]
     print(json.dumps({"photos": [f.name for f in held], "size": args.size,
                       "painting": args.style_image.name}))
     for name, net in rows:
-        terms = held_out_losses(net.eval(), loss, photos, cfg)
-        print(json.dumps({"model": name, **{k: round(terms[k], 4) for k in terms_shown}}))
+        terms = held_out_losses(net.eval(), loss, photos, DEFAULT_WEIGHTS)
+        print(json.dumps({"model": name, **{k: round(terms[k], 4) for k in TERMS}}))
 
 
 if __name__ == "__main__":

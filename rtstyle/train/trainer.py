@@ -33,7 +33,12 @@ from rtstyle.images import read_image, write_image
 from rtstyle.modelfile import load_net, load_state_strict, read_meta, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import rgb_to_frames
-from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
+from rtstyle.train import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_WEIGHTS,
+    prior_runs,
+)
 from rtstyle.train.data import CropSampler, image_files, load_scaled, split_holdout, to_rgb255
 from rtstyle.train.losses import PerceptualLoss
 
@@ -71,6 +76,10 @@ class TrainConfig:
     licence: str = "CC0 (weights trained by rtstyle); the painting's own licence applies"
     command: str = field(default_factory=lambda: shlex.join(["rtstyle", *sys.argv[1:]]))
 
+    @property
+    def weights(self) -> dict[str, float]:
+        return {k: getattr(self, f"{k}_weight") for k in TERMS}
+
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must share with this run to be resumed by it."""
         keys = ("arch", "size", "batch", "content_layers", "style_layers", "style_size")
@@ -96,20 +105,19 @@ def read_style_image(path: Path, longer: int) -> torch.Tensor:
     return to_rgb255(bgr)[None]
 
 
-def weighted_total(terms: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
-    return (cfg.content_weight * terms["content"] + cfg.style_weight * terms["style"]
-            + cfg.tv_weight * terms["tv"])
+def weighted_total(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    return sum(weights[k] * terms[k] for k in TERMS)
 
 
 @torch.no_grad()
 def held_out_losses(net: torch.nn.Module, loss: PerceptualLoss, photos: list[torch.Tensor],
-                    cfg: TrainConfig) -> dict[str, float]:
+                    weights: dict[str, float]) -> dict[str, float]:
     """Mean unweighted loss terms (and the weighted total) of `net` over whole photos."""
     sums = dict.fromkeys((*TERMS, "total"), 0.0)
     for photo in photos:
         x = photo[None]
         terms = loss(net(x), loss.content_targets(x))
-        terms["total"] = weighted_total(terms, cfg)
+        terms["total"] = weighted_total(terms, weights)
         for k in sums:
             sums[k] += float(terms[k]) / len(photos)
     return sums
@@ -246,7 +254,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         while step < cfg.steps:
             x = sampler.batch(cfg.batch)
             terms = loss(net(x), loss.content_targets(x))
-            total = weighted_total(terms, cfg)
+            total = weighted_total(terms, cfg.weights)
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
@@ -283,8 +291,7 @@ def init_history(init_meta: dict) -> list[dict]:
     made_by = init_meta.get("made_by")
     if not isinstance(made_by, dict):  # an imported model: its source says where it came from
         return [{"source": init_meta.get("source"), "style": init_meta.get("style")}]
-    run = {k: v for k, v in made_by.items() if k not in ("loss_curve", "init_history")}
-    return [run, *made_by.get("init_history", [])]
+    return prior_runs(made_by)
 
 
 def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
@@ -299,10 +306,9 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
         "command": cfg.command, "steps": history[-1][0] if history else 0,
         "size": cfg.size, "batch": cfg.batch, "time_s": round(seconds),
         "final_losses": final,
-        "held_out_losses": held_out_losses(net, loss, held, cfg) if held else None,
+        "held_out_losses": held_out_losses(net, loss, held, cfg.weights) if held else None,
         "layers": {"content": cfg.content_layers, "style": cfg.style_layers},
-        "weights": {"content": cfg.content_weight, "style": cfg.style_weight,
-                    "tv": cfg.tv_weight},
+        "weights": cfg.weights,
         "loss_network": f"VGG19 ({Path(cfg.vgg_weights).name})",
         "lr": cfg.lr, "style_size": cfg.style_size, "style_image": Path(cfg.style_image).name,
         "init": Path(cfg.init).name if cfg.init else None,
