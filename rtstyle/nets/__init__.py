@@ -10,16 +10,15 @@ from typing import Any
 from torch import nn
 
 from rtstyle.errors import RtstyleError
-from rtstyle.nets.lite import LiteConfig, LiteNet, lite_config
+from rtstyle.nets.lite import LiteNet, lite_config
 from rtstyle.nets.transform import TransformNet, fst_config, johnson_config
 
-# arch name -> function(**options) returning the net's config. A new architecture
-# (e.g. `lite`) registers its config builder here and, if it needs new layer types,
-# adds them to transform.py.
+# arch name -> (function(**options) returning the net's config, the net class built from
+# that config). A new architecture registers its pair here.
 ARCHITECTURES = {
-    "fst": fst_config,
-    "johnson": johnson_config,
-    "lite": lite_config,
+    "fst": (fst_config, TransformNet),
+    "johnson": (johnson_config, TransformNet),
+    "lite": (lite_config, LiteNet),
 }
 
 
@@ -28,5 +27,5 @@ def build_net(arch: str, **options: Any) -> nn.Module:
     if arch not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
         raise RtstyleError(f"unknown architecture '{arch}'; known ones are: {known}")
-    cfg = ARCHITECTURES[arch](**options)
-    return LiteNet(cfg) if isinstance(cfg, LiteConfig) else TransformNet(cfg)
+    make_config, net_class = ARCHITECTURES[arch]
+    return net_class(make_config(**options))

@@ -13,11 +13,13 @@ convs' own zero padding for the same reason.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from rtstyle.nets.transform import config_options, normalise_options
 
 EPS = 1e-5
 
@@ -32,16 +34,11 @@ class LiteConfig:
     separable: bool = True  # depthwise-separable residual blocks and upsampling convs
 
     def options(self) -> dict:
-        d = asdict(self)
-        d.pop("arch")
-        d["widths"] = list(self.widths)
-        return d
+        return config_options(self)
 
 
 def lite_config(**options) -> LiteConfig:
-    if "widths" in options:
-        options = {**options, "widths": tuple(options["widths"])}
-    return LiteConfig(**options)
+    return LiteConfig(**normalise_options(options))
 
 
 def _conv(cin: int, cout: int, separable: bool, stride: int = 1) -> nn.Module:

@@ -12,6 +12,7 @@ so those `.pth` files load strictly and the ml5 importer has one target layout.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -38,25 +39,30 @@ class NetConfig:
     border: int = 0
 
     def options(self) -> dict:
-        """The JSON-able options that rebuild this config through `build_net`."""
-        d = asdict(self)
-        d.pop("arch")
-        d["widths"] = list(self.widths)
-        return d
+        return config_options(self)
+
+
+def config_options(cfg: Any) -> dict:
+    """The JSON-able options that rebuild a net config (a dataclass) through `build_net`."""
+    d = asdict(cfg)
+    d.pop("arch")
+    d["widths"] = list(cfg.widths)
+    return d
 
 
 def fst_config(**options) -> NetConfig:
     base = dict(padding="same", bias=False, upsample="deconv", eps=1e-3, output="tanh",
                 output_norm=True)
-    base.update(_normalise(options))
+    base.update(normalise_options(options))
     return NetConfig(arch="fst", **base)
 
 
 def johnson_config(**options) -> NetConfig:
-    return NetConfig(arch="johnson", **_normalise(options))
+    return NetConfig(arch="johnson", **normalise_options(options))
 
 
-def _normalise(options: dict) -> dict:
+def normalise_options(options: dict) -> dict:
+    """Options as read from JSON: `widths` back to a tuple, as the frozen configs hold it."""
     if "widths" in options:
         options = {**options, "widths": tuple(options["widths"])}
     return options
