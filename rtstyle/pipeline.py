@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,8 +26,9 @@ from rtstyle.capture import CaptureThread, Frame, NewestSlot, Source
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 
-if TYPE_CHECKING:
-    from rtstyle.swap.engine import Budget
+# Opens an engine for a style spec (name, model file or painting) with the run's backend,
+# threads and style-swap budget: `functools.partial(open_engine, backend=..., ...)`.
+EngineLoader = Callable[[str | Path], Engine]
 
 STRENGTH_STEP = 0.1
 ENGINE_CACHE = 4  # loaded engines kept, so switching back is instant
@@ -92,11 +93,9 @@ class EngineSwitcher:
     """The engine the worker runs, plus the next one, loaded and warmed up in a
     background thread and handed over between two frames."""
 
-    def __init__(self, label: str, engine: Engine, backend: str, threads: int | None,
-                 frame_hw: tuple[int, int], notify: Callable[[str], None],
-                 swap: Budget | None = None):
-        self.backend, self.threads, self.frame_hw, self.notify = backend, threads, frame_hw, notify
-        self.swap = swap
+    def __init__(self, label: str, engine: Engine, load: EngineLoader,
+                 frame_hw: tuple[int, int], notify: Callable[[str], None]):
+        self.load, self.frame_hw, self.notify = load, frame_hw, notify
         self._lock = threading.Lock()
         self._active = (label, engine)
         self._cache: OrderedDict[str, Engine] = OrderedDict({label: engine})
@@ -121,12 +120,10 @@ class EngineSwitcher:
         self._loader.start()
 
     def _load(self, label: str, spec: str | Path) -> None:
-        from rtstyle.engines import open_engine
-
         t0 = time.monotonic()
         engine = None
         try:
-            engine = open_engine(spec, self.backend, self.threads, self.swap)
+            engine = self.load(spec)
             engine.warmup(*self.frame_hw, runs=1)
         except (RtstyleError, ImportError, OSError, RuntimeError, ValueError) as e:
             self.notify(f"cannot load {label}: {e}")
@@ -258,9 +255,9 @@ class Pipeline:
     processed, the user quits, or something fails. Use as a context manager: leaving it
     always stops the threads, releases the camera and finalises the recording."""
 
-    def __init__(self, source: Source, menu: StyleMenu, engine: Engine, *, backend: str,
-                 threads: int | None, size: tuple[int, int], controls: Controls,
-                 swap: Budget | None = None, loop: bool = False, max_frames: int | None = None,
+    def __init__(self, source: Source, menu: StyleMenu, engine: Engine, *, load: EngineLoader,
+                 size: tuple[int, int], controls: Controls,
+                 loop: bool = False, max_frames: int | None = None,
                  reconnect_timeout: float = 10.0, stall_timeout: float = 60.0,
                  record_to: Path | None = None,
                  output_dir: Path = Path("."), log: Callable[[str], None] = print):
@@ -268,8 +265,8 @@ class Pipeline:
         self.record_to, self.output_dir, self.log = record_to, output_dir, log
         self.notices: deque[tuple[float, str]] = deque(maxlen=3)
         self.frames, self.outputs = NewestSlot(), NewestSlot()
-        self.switcher = EngineSwitcher(menu.current()[0], engine, backend, threads,
-                                       (size[1], size[0]), self.notify, swap)
+        self.switcher = EngineSwitcher(menu.current()[0], engine, load, (size[1], size[0]),
+                                       self.notify)
         self.capture = CaptureThread(source, self.frames, size, loop, reconnect_timeout,
                                      self.notify)
         self.worker = InferWorker(self.frames, self.outputs, self.switcher, controls,
@@ -282,7 +279,7 @@ class Pipeline:
         self.last: Output | None = None
         # A key press -> the first frame shown in the new style (loading, encoding a
         # painting, warm-up and the frame itself): what a user waits for.
-        self.switch_pending: tuple[str, float] | None = None
+        self.switch_t0: float | None = None  # when the pending switch (to menu.current()) began
         self.switches: list[dict[str, Any]] = []
         self.t_start = time.monotonic()
         self.stopped = False
@@ -350,10 +347,10 @@ class Pipeline:
         self.shown_times.append(now)
         self.latencies_ms.append((now - out.t_capture) * 1000.0)
         self.last = out
-        if self.switch_pending and out.style == self.switch_pending[0]:
-            label, t0 = self.switch_pending
+        if self.switch_t0 is not None and out.style == self.menu.current()[0]:
+            label, t0 = out.style, self.switch_t0
             self.switches.append({"to": label, "seconds": round(now - t0, 3)})
-            self.switch_pending = None
+            self.switch_t0 = None
             self.notify(f"switched to {label} in {now - t0:.2f} s")
 
     # -- user actions --------------------------------------------------------------------
@@ -365,7 +362,7 @@ class Pipeline:
         if choice is None:
             self.notify(why_not)
         else:
-            self.switch_pending = (choice[0], time.monotonic())
+            self.switch_t0 = time.monotonic()
             self.switcher.request(*choice)
 
     def handle(self, action: str) -> bool:

@@ -3,6 +3,7 @@ load leaves the current one running, and the controls act on the output."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -25,10 +26,9 @@ SIZE = (96, 72)
 
 def start(menu: StyleMenu, controls: Controls | None = None,
           swap: Budget | None = None) -> Pipeline:
-    engine = open_engine(menu.current()[1], "onnxruntime")
-    return Pipeline(DemoClip(SIZE), menu, engine, backend="onnxruntime", threads=None,
-                    size=SIZE, controls=controls or Controls(), swap=swap,
-                    log=lambda m: None)
+    load = functools.partial(open_engine, backend="onnxruntime", swap=swap)
+    return Pipeline(DemoClip(SIZE), menu, load(menu.current()[1]), load=load, size=SIZE,
+                    controls=controls or Controls(), log=lambda m: None)
 
 
 def collect(p: Pipeline, until, timeout: float = 120.0) -> list:
@@ -143,9 +143,8 @@ class HungBackend(Engine):
 
 def test_a_hung_engine_ends_the_run_with_an_error_instead_of_hanging():
     engine = HungBackend()
-    p = Pipeline(DemoClip(SIZE), StyleMenu([("hung", "hung")]), engine, backend="auto",
-                 threads=None, size=SIZE, controls=Controls(), stall_timeout=1.0,
-                 log=lambda m: None)
+    p = Pipeline(DemoClip(SIZE), StyleMenu([("hung", "hung")]), engine, load=open_engine,
+                 size=SIZE, controls=Controls(), stall_timeout=1.0, log=lambda m: None)
     t0 = time.monotonic()
     try:
         with p:

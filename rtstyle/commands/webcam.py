@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from rtstyle.commands._options import REALTIME_STYLE, add_style_options, swap_budget
@@ -113,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.engines import open_engine
     from rtstyle.pipeline import Controls, Pipeline
 
+    load = functools.partial(open_engine, backend=args.backend, threads=args.threads,
+                             swap=budget)
+
     source = open_source(args.source, size, demo=args.demo)
     try:
         menu = _menu(args)
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         label, spec = menu.current()
         log(f"loading {label} on {args.backend} for {size[0]}x{size[1]} from "
             f"{source.description}")
-        engine = open_engine(spec, args.backend, args.threads, budget)
+        engine = load(spec)
         engine.warmup(size[1], size[0], runs=1)
     except BaseException:
         source.release()
@@ -135,9 +139,8 @@ def run(args: argparse.Namespace) -> int:
     controls = Controls(args.strength, args.preserve_colors, args.mirror)
     # A polite `kill` finishes the recording like Ctrl-C does, instead of cutting it off.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    pipeline = Pipeline(source, menu, engine, backend=args.backend, threads=args.threads,
-                        swap=budget,
-                        size=size, controls=controls, loop=args.loop,
+    pipeline = Pipeline(source, menu, engine, load=load, size=size, controls=controls,
+                        loop=args.loop,
                         max_frames=args.max_frames, reconnect_timeout=args.reconnect_timeout,
                         record_to=args.record, output_dir=args.output_dir, log=log)
     try:
