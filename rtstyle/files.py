@@ -14,6 +14,11 @@ from pathlib import Path
 
 from rtstyle.errors import RtstyleError
 
+# Read once, at import: reading the umask means setting it, which would briefly change it
+# for every thread of a running pipeline (screenshots are written while frames flow).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def check_writable(path: Path) -> None:
     """Fail early, before any work, if `path` cannot be created."""
@@ -42,9 +47,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
         tmp_path = Path(tmp)
         yield tmp_path
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     except OSError as e:
         raise RtstyleError(f"could not write {path}: {e.strerror or e}; "

@@ -25,6 +25,7 @@ from rtstyle.stabilize import Stabilizer
 from rtstyle.videodecode import FrameReader
 from rtstyle.videoprobe import VideoInfo, probe_video
 
+tqdm.monitor_interval = 0  # no tqdm monitor thread: every thread ends before we return
 _END = object()  # end-of-stream marker passed down the queues
 
 
@@ -115,7 +116,8 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
         raise RtstyleError(f"output {dst} is the input; choose another output name")
     if batch < 1:
         raise RtstyleError(f"--batch {batch} must be at least 1")
-    info = info or probe_video(src, start, end)
+    if info is None:
+        info = probe_video(src, start, end)
     w, h = frame_size(info.width, info.height, max_size, size)
     timing = {} if info.is_constant_rate else {"timestamps": info.frame_times,
                                               "time_base": info.time_base}
@@ -133,7 +135,6 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     stop = threading.Event()
     errors: list[BaseException] = []
     done = 0
-    tqdm.monitor_interval = 0  # no monitor thread: every thread ends before we return
     bar = tqdm(total=info.frames, unit="frame", desc=src.name, dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
 

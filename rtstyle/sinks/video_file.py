@@ -187,8 +187,7 @@ class VideoFileWriter:
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame).data)
         except (BrokenPipeError, OSError, ValueError):  # ValueError: aborted meanwhile
-            self._proc.wait()
-            self._stderr.join()
+            self._proc.wait()  # let ffmpeg finish printing its error; abort() joins stderr
             self.abort()
             raise RtstyleError(f"could not write {self.path}: ffmpeg stopped "
                                f"({self._stderr.last_error()}); check free space and "
