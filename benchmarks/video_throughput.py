@@ -27,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rtstyle.bench.inputs import default_assets
+
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = Path(os.environ.get("RTSTYLE_ASSETS", ROOT.parent / "shared" / "assets"))
+ASSETS = default_assets()  # $RTSTYLE_ASSETS, else ../shared/assets
 
 
 class TimedEngine:

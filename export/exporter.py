@@ -54,6 +54,10 @@ def _fp32_graph(style, size: tuple[int, int] | None) -> onnx.ModelProto:
             raise RtstyleError(f"style '{style.name}' is an ONNX file, whose shape is fixed "
                                "when it was exported; leave out --size")
         return load_checked(style.path)
+    if not size:  # the dynamic-shape fp32 graph: the one the engines export and cache
+        from rtstyle.engines import onnx_file
+
+        return onnx.load(str(onnx_file(style)))
     from rtstyle.modelfile import load_net
 
     net, meta = load_net(style.path)
@@ -112,11 +116,11 @@ def export_style(req: ExportRequest) -> Path:
 
         require_tensorrt()  # fail now, not after calibration
     if req.calibrate:
-        from rtstyle.export.quantize import _files
+        from rtstyle.export.quantize import calibration_files
 
         if req.precision != "int8":
             raise RtstyleError("--calibrate only applies to --precision int8")
-        _files(req.calibrate)  # missing paths fail now
+        calibration_files(req.calibrate)  # missing paths fail now
 
     onnx_size = req.size if req.format == "onnx" else None  # TensorRT shapes come from profiles
     fp32 = _fp32_graph(style, onnx_size)

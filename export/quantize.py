@@ -31,14 +31,14 @@ import numpy as np
 import onnx
 
 from rtstyle.errors import RtstyleError
+from rtstyle.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 CALIBRATION_SIZE = (240, 320)  # (h, w): instance norm makes ranges nearly size-free
 FRAMES_PER_VIDEO = 4
 
 
-def _files(sources: Iterable[Path]) -> list[Path]:
+def calibration_files(sources: Iterable[Path]) -> list[Path]:
     found = []
     for src in sources:
         src = Path(src)
@@ -79,7 +79,7 @@ def _video_frames(path: Path, count: int) -> list[np.ndarray]:
 def calibration_frames(sources: Iterable[Path], count: int = 16,
                        size: tuple[int, int] = CALIBRATION_SIZE) -> list[np.ndarray]:
     """Up to `count` BGR frames of `size`, spread evenly over the photos and videos given."""
-    files = _files(sources)
+    files = calibration_files(sources)
     frames: list[np.ndarray] = []
     for path in files:
         if path.suffix.lower() in VIDEO_SUFFIXES:

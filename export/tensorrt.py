@@ -31,7 +31,7 @@ from typing import Any
 import onnx
 
 from rtstyle.errors import RtstyleError
-from rtstyle.files import atomic_output
+from rtstyle.files import atomic_output, write_bytes_atomic
 
 MAGIC = b"RTSTYLE-TRT1\n"
 ENGINE_SUFFIX = ".engine"
@@ -211,8 +211,7 @@ def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path) -> bytes:
                            "(see the TensorRT log above); try a smaller --size or "
                            "--backend onnxruntime-cuda")
     timing_cache.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(timing_cache) as tmp:
-        tmp.write_bytes(bytes(cache.serialize()))
+    write_bytes_atomic(timing_cache, bytes(cache.serialize()))
     return bytes(plan)
 
 
@@ -306,8 +305,7 @@ def load_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path,
             return loaded
     fresh = build_plan(onnx_bytes, profile, cache_dir)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(cached) as tmp:
-        tmp.write_bytes(fresh)
+    write_bytes_atomic(cached, fresh)
     loaded = deserialize(fresh)
     if loaded is None:
         raise RtstyleError("TensorRT built an engine it cannot load; check the driver and "

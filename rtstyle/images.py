@@ -10,6 +10,9 @@ import numpy as np
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 
+# Still-image suffixes rtstyle reads (a style given as one of these is a painting).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
 
 def read_image(path: Path) -> np.ndarray:
     """A BGR uint8 image, or a one-line error saying why not."""

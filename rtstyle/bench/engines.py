@@ -10,7 +10,6 @@ run; warm-up runs are never timed.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +85,7 @@ def default_variants(workdir: Path | None = None,
             variants[backend] = Variant(backend, precision, MIN_PSNR[precision], backend,
                                         prepare=_fp32_onnx if backend in CPU_ONNX else None,
                                         unavailable=_swap_backend_check(backend))
-    if workdir is not None and importlib.util.find_spec("rtstyle.export.exporter"):
+    if workdir is not None:
         exports = {p: _exporter(p, workdir, calibration) for p in ("fp16", "int8")}
         for backend, precision in [("onnxruntime", "fp16"), ("onnxruntime", "int8"),
                                    ("openvino", "int8")]:

@@ -107,16 +107,11 @@ def find_arch_style(arch: str, prefer: str | None) -> str | None:
 def resolve_models(keys: list[str], style: str, painting: Path | None,
                    workdir: Path) -> tuple[list[BenchModel], dict[str, str]]:
     """The requested models that exist in this install, and why each missing one is missing."""
-    from rtstyle.nets import ARCHITECTURES
-
     models, missing = [], {}
     for key in keys:
         if key == "full":
             models.append(transform_model("full", "fst", style, workdir))
         elif key == "lite":
-            if "lite" not in ARCHITECTURES:
-                missing[key] = "this install has no 'lite' architecture in rtstyle.nets"
-                continue
             models.append(transform_model("lite", "lite", find_arch_style("lite", style),
                                           workdir))
         elif key == "swap":
@@ -141,10 +136,8 @@ def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
 
     Where the decoder file is missing (a trimmed install, or a wrong $RTSTYLE_SWAP_DECODER)
     a seeded random one stands in: speed does not depend on its weights."""
-    try:
-        from rtstyle.swap.engine import DECODER_ENV, decoder_path, open_swap_engine
-    except ImportError:
-        return "this install has no style-swap engine (rtstyle.swap.engine)"
+    from rtstyle.swap.engine import DECODER_ENV, decoder_path, open_swap_engine
+
     if painting is None:
         return "no painting given (--style-image) and none found in the assets"
     if not decoder_path().is_file():

@@ -13,7 +13,6 @@ Each uses the fastest engine the engine benchmark found for the model at this si
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -31,12 +30,6 @@ from rtstyle.errors import RtstyleError
 
 SIZE = (480, 640)  # (height, width): the webcam size the targets are stated for
 SOURCE_FPS = 30.0
-
-
-def _command_missing(name: str) -> str | None:
-    if importlib.util.find_spec(f"rtstyle.commands.{name}") is None:
-        return f"this install has no `rtstyle {name}` command"
-    return None
 
 
 def make_clip(inputs: BenchInputs, path: Path, frames: int, fps: float = SOURCE_FPS,
@@ -89,30 +82,22 @@ def bench_pipelines(models: list[BenchModel], variants: list[Variant], engines: 
         n = int(min(clip_frames, max(8, best["fps"] * settings.max_seconds)))
         common = {"model": key, "engine": variant.name, "size": f"{w}x{h}",
                   "engine_only_fps": best["fps"]}
-        reason = _command_missing("webcam")
-        if reason:
-            missing[f"pipeline webcam {key}"] = reason
-        else:
-            try:
-                rec = {**common, **_webcam(model, variant, clip, n, settings, work, size)}
-                # A file source plays in real time, so the best possible end-to-end rate
-                # is the slower of the source and the engine.
-                achievable = min(SOURCE_FPS, best["fps"])
-                rec["end_to_end_vs_achievable"] = round(rec["fps_end_to_end"] / achievable, 3) \
-                    if rec["fps_end_to_end"] else None
-                results[f"webcam-{key}"] = rec
-                log(f"pipeline webcam {key}: {_brief(results[f'webcam-{key}'])}")
-            except RtstyleError as e:
-                missing[f"pipeline webcam {key}"] = str(e)
-        reason = _command_missing("video")
-        if reason:
-            missing[f"pipeline video {key}"] = reason
-        else:
-            results[f"video-{key}"] = {**common, **_video(model, variant, clip, n, settings,
-                                                           work, size, best["fps"])}
-            log(f"pipeline video {key}: {_brief(results[f'video-{key}'])}")
+        try:
+            rec = {**common, **_webcam(model, variant, clip, n, settings, work, size)}
+            # A file source plays in real time, so the best possible end-to-end rate
+            # is the slower of the source and the engine.
+            achievable = min(SOURCE_FPS, best["fps"])
+            rec["end_to_end_vs_achievable"] = round(rec["fps_end_to_end"] / achievable, 3) \
+                if rec["fps_end_to_end"] else None
+            results[f"webcam-{key}"] = rec
+            log(f"pipeline webcam {key}: {_brief(results[f'webcam-{key}'])}")
+        except RtstyleError as e:
+            missing[f"pipeline webcam {key}"] = str(e)
+        results[f"video-{key}"] = {**common, **_video(model, variant, clip, n, settings,
+                                                       work, size, best["fps"])}
+        log(f"pipeline video {key}: {_brief(results[f'video-{key}'])}")
     key = "lite" if "lite" in chosen else next(iter(chosen))
-    if _command_missing("video") or flicker_video is None or not flicker_video.is_file():
+    if flicker_video is None or not flicker_video.is_file():
         missing["flicker"] = "needs `rtstyle video` and a static-camera video (vtest.avi)"
     else:
         model, (variant, best) = chosen[key]

@@ -206,21 +206,9 @@ def plot(report: dict, folder: Path) -> list[Path]:
         ax.set_title(f"{TITLES.get(model, model)}: per-frame latency, warm-up excluded",
                      fontsize=9)
         ax.grid(True, axis="x", which="both", alpha=0.3)
-    pipelines = {k: v for k, v in report.get("pipelines", {}).items() if v.get("latencies_ms")}
     fig.suptitle(f"rtstyle engine latency ({title})", fontsize=10)
     fig.tight_layout()
     written.append(_save(fig, folder / "latency.png", atomic_output))
-
-    if pipelines:
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        for name, rec in pipelines.items():
-            ax.hist(rec["latencies_ms"], bins=40, alpha=0.6, label=name)
-        ax.set_xlabel("capture-to-display latency, ms")
-        ax.set_ylabel("frames")
-        ax.legend(fontsize=8)
-        ax.set_title(f"pipeline latency ({title})", fontsize=9)
-        fig.tight_layout()
-        written.append(_save(fig, folder / "pipeline_latency.png", atomic_output))
     return written
 
 

@@ -67,7 +67,8 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     if REFERENCE not in names:
         names = [REFERENCE, *names]  # the reference always runs: checks and speed-ups need it
     variants = [known[REFERENCE]] + [known[n] for n in names if n != REFERENCE]
-    if cfg.pipelines and parse_size(cfg.pipeline_size) not in sizes:
+    pipeline_size = parse_size(cfg.pipeline_size) if cfg.pipelines else None
+    if pipeline_size is not None and pipeline_size not in sizes:
         raise RtstyleError(f"pipeline size {cfg.pipeline_size} is not among --sizes; add it "
                            "there or pass --no-pipelines")
     bad = [k for k in cfg.models if k not in DEFAULT_MODELS]
@@ -87,12 +88,12 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     engines = bench_engines(models, variants, sizes, inputs, settings,
                             peak["gflops_per_s"], log)
     pipelines: dict = {}
-    if cfg.pipelines:
+    if pipeline_size is not None:
         from rtstyle.bench.pipelines import bench_pipelines
 
         pipelines, pipe_missing = bench_pipelines(models, variants, engines, inputs,
                                                   settings, work, cfg.flicker_video,
-                                                  parse_size(cfg.pipeline_size), log)
+                                                  pipeline_size, log)
         missing.update(pipe_missing)
     report = {
         "format": "rtstyle-bench", "format_version": 1,

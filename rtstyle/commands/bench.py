@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.bench.report import matplotlib_missing, plot, text_table
     from rtstyle.bench.suite import BenchConfig, parse_size, run_bench
     from rtstyle.errors import RtstyleError
-    from rtstyle.files import atomic_output, check_writable
+    from rtstyle.files import check_writable, write_bytes_atomic
 
     if args.warmup < 1 or args.min_runs < 1 or args.runs < args.min_runs:
         raise RtstyleError("need --warmup >= 1 and 1 <= --min-runs <= --runs")
@@ -109,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(report, indent=1) + "\n")
+        write_bytes_atomic(args.json, (json.dumps(report, indent=1) + "\n").encode())
         print(f"results: {args.json}")
     if args.plots and not no_plots:
         for path in plot(report, args.plots):

@@ -15,6 +15,7 @@ from rtstyle import __version__
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import ENGINE_SUFFIX
+from rtstyle.images import IMAGE_SUFFIXES
 from rtstyle.styles import Style, find_style, home
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ def onnx_file(style: Style, precision: str = "fp32") -> Path:
     cached = home() / "cache" / "onnx" / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        net, meta = load_net(style.path)
         if precision == "fp32":
+            net, meta = load_net(style.path)
             export_onnx(net, cached, meta)
         else:
             from rtstyle.export.fp16 import convert_file
@@ -75,9 +76,6 @@ def available_backends() -> list[str]:
     return found
 
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
 def is_painting(spec: str | Path) -> bool:
     """A style given as an image file runs on the style-swap engine, not a transform net."""
     return Path(spec).suffix.lower() in IMAGE_SUFFIXES
@@ -104,7 +102,7 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     if backend == "tensorrt":
         from rtstyle.engines.tensorrt_engine import TensorRTEngine
 
-        if style.meta.get("int8", {}).get("target") == "cpu":
+        if _cpu_int8(style):
             raise RtstyleError(f"{style.path.name} is an int8 export for CPUs (asymmetric "
                                "Q/DQ, which TensorRT rejects); make a TensorRT one with "
                                "`rtstyle export --format tensorrt --precision int8`")
@@ -149,8 +147,13 @@ def _suits(style: Style, backend: str) -> bool:
     if backend == "torch":
         return not style.is_onnx
     if backend == "tensorrt":
-        return style.meta.get("int8", {}).get("target") != "cpu"
+        return not _cpu_int8(style)
     return True
+
+
+def _cpu_int8(style: Style) -> bool:
+    """An int8 export made for CPUs (asymmetric Q/DQ, which TensorRT rejects)."""
+    return style.meta.get("int8", {}).get("target") == "cpu"
 
 
 def _open_engine_file(style: Style, backend: str) -> Engine:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
-from rtstyle.engines.base import Engine, check_frames
+from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import Profile, parse_profile
 
@@ -87,24 +86,3 @@ class OnnxRuntimeEngine(Engine):
         x = graph_input(frames, self.io, self.fixed_size)
         return graph_output(self.session.run(None, {self.input: x})[0], self.io, frames.shape)
 
-
-def graph_input(frames: np.ndarray, io: str, fixed_size: tuple[int, int] | None) -> np.ndarray:
-    """Frames as the graph wants them: resized to a fixed-size graph, float NCHW for rgb255."""
-    n, h, w, _ = frames.shape
-    x = frames
-    if fixed_size and tuple(fixed_size) != (h, w):
-        fh, fw = fixed_size
-        x = np.stack([cv2.resize(f, (fw, fh), interpolation=cv2.INTER_AREA) for f in x])
-    if io == "rgb255":
-        x = x[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-    return np.ascontiguousarray(x)
-
-
-def graph_output(y: np.ndarray, io: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The graph's output as uint8 BGR frames of `shape` (resized back if needed)."""
-    h, w = shape[1:3]
-    if io == "rgb255":
-        y = np.clip(y, 0, 255).round().astype(np.uint8).transpose(0, 2, 3, 1)[..., ::-1]
-    if y.shape[1:3] != (h, w):
-        y = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in y])
-    return np.ascontiguousarray(y)

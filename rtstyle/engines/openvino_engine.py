@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rtstyle.engines.base import Engine, check_frames
-from rtstyle.engines.onnxruntime_engine import graph_input, graph_output
+from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
 from rtstyle.errors import RtstyleError
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from rtstyle.engines.base import Engine, check_frames
+from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import (
     MAX_BATCH,
@@ -76,9 +75,7 @@ class TensorRTEngine(Engine):
         check_frames(frames)
         n, h, w, _ = frames.shape
         (_, _, context, inp, out), resize = self._pick(h, w)
-        x = frames
-        if resize is not None:
-            x = np.stack([cv2.resize(f, resize[::-1], interpolation=cv2.INTER_AREA) for f in x])
+        x = graph_input(frames, "frames", resize)
         torch = self.torch
         results = []
         with torch.cuda.stream(self.stream):
@@ -94,10 +91,7 @@ class TensorRTEngine(Engine):
                     raise RtstyleError("TensorRT failed to run the engine (see its log above)")
                 results.append(dst.to("cpu", non_blocking=True))
         self.stream.synchronize()
-        y = torch.cat(results).numpy()
-        if resize is not None:
-            y = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in y])
-        return y
+        return graph_output(torch.cat(results).numpy(), "frames", frames.shape)
 
     def close(self) -> None:
         self.loaded.clear()
