@@ -44,9 +44,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from rtstyle.metrics import flicker, masked_psnr, psnr, static_mask
-    from rtstyle.styles import find_style, import_style
-    from rtstyle.videodecode import FrameReader
-    from rtstyle.videoprobe import probe_video
+    from rtstyle.styles.catalogue import find_style, import_style
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.probe import probe_video
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

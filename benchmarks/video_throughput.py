@@ -72,10 +72,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from rtstyle.engines import open_engine
-    from rtstyle.styles import find_style, import_style
-    from rtstyle.videodecode import FrameReader
-    from rtstyle.videoprobe import probe_video
-    from rtstyle.videostylise import frame_size, stylise_video
+    from rtstyle.styles.catalogue import find_style, import_style
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.probe import probe_video
+    from rtstyle.video.stylise import frame_size, stylise_video
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -29,12 +29,12 @@ from onnx import numpy_helper
 from rtstyle import __version__
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
+from rtstyle.limits import MIN_SIDE
 from rtstyle.nets.frames import FrameModel
 
 OPSET = 17
 INPUT, OUTPUT = "frames", "styled"
 IO_CONVENTION = "uint8 BGR NHWC frames in, uint8 BGR NHWC frames out (OpenCV layout)"
-MIN_SIDE = 16
 
 
 def export_onnx(net: torch.nn.Module, path: Path, meta: dict[str, Any],

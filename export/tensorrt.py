@@ -32,6 +32,7 @@ import onnx
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output, write_bytes_atomic
+from rtstyle.limits import parse_size
 
 MAGIC = b"RTSTYLE-TRT1\n"
 ENGINE_SUFFIX = ".engine"
@@ -64,24 +65,13 @@ class Profile:
         return ((1, *self.min_hw, 3), (1, *self.opt_hw, 3), (MAX_BATCH, *self.max_hw, 3))
 
 
-def parse_size(text: str, min_side: int = 16) -> tuple[int, int]:
-    """'640x480' (W x H, like every video tool) -> (h, w)."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not m:
-        raise RtstyleError(f"size '{text}' is not WxH; write e.g. 640x480")
-    w, h = int(m.group(1)), int(m.group(2))
-    if min(w, h) < min_side or max(w, h) > 8192:
-        raise RtstyleError(f"size {w}x{h} is impossible; each side must be {min_side}..8192 px")
-    return h, w
-
-
 def parse_profile(text: str) -> Profile:
     """'MIN:OPT:MAX' sizes, e.g. 320x240:640x480:1280x720 (each side must not decrease)."""
     parts = text.split(":")
     if len(parts) != 3:
         raise RtstyleError(f"--dynamic '{text}' needs three sizes MIN:OPT:MAX, "
                            "e.g. 320x240:640x480:1280x720")
-    lo, opt, hi = (parse_size(p) for p in parts)
+    lo, opt, hi = (parse_size(p, "--dynamic").hw for p in parts)
     if not all(lo[i] <= opt[i] <= hi[i] for i in range(2)):
         raise RtstyleError(f"--dynamic '{text}': sizes must grow from MIN to OPT to MAX in "
                            "both width and height")

@@ -12,18 +12,18 @@ import cv2
 import numpy as np
 import pytest
 
-from rtstyle.capture import (
+from rtstyle.errors import RtstyleError
+from rtstyle.limits import parse_size
+from rtstyle.live.capture import CaptureThread
+from rtstyle.live.slot import NewestSlot
+from rtstyle.live.sources import (
     CaptureSource,
-    CaptureThread,
-    NewestSlot,
     api_name,
     camera_backends,
     open_source,
-    parse_size,
     video_devices,
 )
-from rtstyle.demo import DemoClip
-from rtstyle.errors import RtstyleError
+from rtstyle.live.sources.demo import DemoClip
 
 SIZE = (64, 48)
 STEP = 20  # grey level step between frames, so a frame's index can be read back

@@ -10,8 +10,8 @@ import pytest
 import torch
 from conftest import asset, cli
 
-from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
+from rtstyle.styles.modelfile import save_model
 
 
 @pytest.fixture()
@@ -215,7 +215,7 @@ def test_outputs_get_the_usual_file_mode(rand_style, photo, tmp_path):
 
 def test_fresh_catalogue_lists_only_styles():
     """Built-in styles are listed; other package data (the swap decoder) is not a style."""
-    from rtstyle.styles import BUILTIN_DIR, list_styles
+    from rtstyle.styles.catalogue import BUILTIN_DIR, list_styles
 
     names = {s.name for s in list_styles()}
     assert "udnie" in names

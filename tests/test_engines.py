@@ -8,8 +8,8 @@ import torch
 
 from rtstyle.engines import open_engine
 from rtstyle.errors import RtstyleError
-from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
+from rtstyle.styles.modelfile import save_model
 
 
 def _model(tmp_path, arch: str, seed: int = 0, **options):

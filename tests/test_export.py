@@ -17,10 +17,11 @@ from conftest import asset, cli
 
 from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import OPSET, get_metadata
-from rtstyle.export.tensorrt import EngineFile, Profile, parse_profile, parse_size
+from rtstyle.export.tensorrt import EngineFile, Profile, parse_profile
+from rtstyle.limits import parse_size
 from rtstyle.metrics import psnr
-from rtstyle.modelfile import load_net
 from rtstyle.nets.frames import FrameModel
+from rtstyle.styles.modelfile import load_net
 
 
 def _session(path) -> ort.InferenceSession:
@@ -209,7 +210,7 @@ def test_bad_inputs_give_one_clear_error(udnie_home, tmp_path, monkeypatch):
 
 
 def test_size_and_profile_parsing():
-    assert parse_size("640x480") == (480, 640)
+    assert parse_size("640x480").hw == (480, 640)
     p = parse_profile("320x240:640x480:1280x720")
     assert p == Profile((240, 320), (480, 640), (720, 1280))
     assert p.contains(480, 640) and not p.contains(1080, 1920)

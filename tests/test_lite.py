@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from rtstyle.export.onnx import export_onnx
-from rtstyle.modelfile import load_net, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import FrameModel
 from rtstyle.nets.lite import LiteNet
+from rtstyle.styles.modelfile import load_net, save_model
 
 
 def _trained_looking(seed: int = 0) -> LiteNet:

@@ -8,10 +8,10 @@ import torch
 from johnson_reference import TransformerNet
 
 from rtstyle.errors import RtstyleError
-from rtstyle.importers import pth_state_dict
-from rtstyle.modelfile import load_net, load_state_strict, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import FrameModel
+from rtstyle.styles.importers import pth_state_dict
+from rtstyle.styles.modelfile import load_net, load_state_strict, save_model
 
 
 @pytest.mark.parametrize("arch", ["fst", "johnson"])

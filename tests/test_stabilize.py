@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rtstyle.metrics import flicker, masked_psnr, psnr, static_mask
-from rtstyle.stabilize import Stabilizer
+from rtstyle.video.stabilize import Stabilizer
 
 H = W = 96
 

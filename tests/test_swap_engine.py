@@ -12,10 +12,10 @@ import torch
 from conftest import asset, cli
 
 from rtstyle.engines import open_engine
+from rtstyle.engines.swap import Budget, open_swap_engine
 from rtstyle.nets.frames import frames_to_rgb
 from rtstyle.nets.vgg import VGGFeatures
 from rtstyle.swap.decoder import BUILTIN, Decoder, load_decoder, save_decoder
-from rtstyle.swap.engine import Budget, open_swap_engine
 
 VGG = "weights/vgg19_features_relu3_4.safetensors"
 

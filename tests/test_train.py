@@ -19,8 +19,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torchvision.models import vgg19
 
-from rtstyle.modelfile import load_net, read_meta
-from rtstyle.styles import BUILTIN_DIR, list_styles
+from rtstyle.styles.catalogue import BUILTIN_DIR, list_styles
+from rtstyle.styles.modelfile import load_net, read_meta
 from rtstyle.train.trainer import CHECKPOINT, TrainConfig, train
 
 BUILTINS = ["udnie", "udnie-lite", "starry_night", "starry_night-lite", "great_wave",

@@ -16,8 +16,8 @@ import torch
 from conftest import cli
 from video_media import FFMPEG, make_clip, streams
 
-from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
+from rtstyle.styles.modelfile import save_model
 
 FAST = ["--max-size", "64", "--backend", "torch", "--threads", "1"]
 

@@ -13,7 +13,7 @@ from video_media import decode, streams
 
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr
-from rtstyle.sinks.video_file import VideoFileWriter
+from rtstyle.video.encode import VideoFileWriter
 
 
 def frames(n: int, w: int = 64, h: int = 48) -> list[np.ndarray]:

@@ -19,11 +19,11 @@ import pytest
 import torch
 from conftest import asset, cli
 
-from rtstyle.capture import video_devices
 from rtstyle.cli import main
+from rtstyle.live.sources import video_devices
 from rtstyle.metrics import psnr
-from rtstyle.modelfile import save_model
 from rtstyle.nets import build_net
+from rtstyle.styles.modelfile import save_model
 
 
 def tiny_style(home: Path, name: str, seed: int) -> Path:

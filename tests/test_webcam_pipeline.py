@@ -12,14 +12,14 @@ import torch
 from conftest import asset
 from test_webcam import tiny_style
 
-from rtstyle.adjust import adjust
-from rtstyle.demo import DemoClip
 from rtstyle.engines import open_engine
+from rtstyle.engines.adjust import adjust
 from rtstyle.engines.base import Engine
-from rtstyle.modelfile import save_model
+from rtstyle.engines.swap import Budget
+from rtstyle.live.pipeline import Controls, Pipeline, StyleMenu
+from rtstyle.live.sources.demo import DemoClip
 from rtstyle.nets import build_net
-from rtstyle.pipeline import Controls, Pipeline, StyleMenu
-from rtstyle.swap.engine import Budget
+from rtstyle.styles.modelfile import save_model
 
 SIZE = (96, 72)
 

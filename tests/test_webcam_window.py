@@ -16,7 +16,7 @@ import pytest
 from conftest import asset
 from test_webcam import tiny_style
 
-from rtstyle.demo import landscape
+from rtstyle.live.sources.demo import landscape
 from rtstyle.metrics import psnr
 
 TOOLS = ("Xvfb", "xdotool", "import")
@@ -161,7 +161,7 @@ def test_window_shows_stylised_frames_with_hud_and_keys_switch_style(
 def test_tab_switches_the_window_to_style_swap_paintings(tmp_path, rtstyle_home, display):
     """--style-dir: Tab goes from the net to the first painting, n to the next one."""
     from rtstyle.engines import open_engine
-    from rtstyle.swap.engine import Budget
+    from rtstyle.engines.swap import Budget
 
     vgg = {"RTSTYLE_VGG_WEIGHTS": str(asset("weights/vgg19_features_relu3_4.safetensors"))}
     paintings = tmp_path / "paintings"

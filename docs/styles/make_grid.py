@@ -16,7 +16,7 @@ import numpy as np
 
 from rtstyle.engines import open_engine
 from rtstyle.images import read_image, write_image
-from rtstyle.styles import list_styles
+from rtstyle.styles.catalogue import list_styles
 
 ROOT = Path(__file__).resolve().parents[2]
 CELL = 168  # px, width of each cell

@@ -8,8 +8,8 @@ of the model it was fine-tuned from, so the table can count every step behind a 
 
 from __future__ import annotations
 
-from rtstyle.modelfile import read_meta
-from rtstyle.styles import BUILTIN_DIR
+from rtstyle.styles.catalogue import BUILTIN_DIR
+from rtstyle.styles.modelfile import read_meta
 
 
 def _losses(d: dict | None) -> str:

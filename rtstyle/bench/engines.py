@@ -100,8 +100,8 @@ def _fp32_onnx(model: BenchModel) -> str:
     """The fp32 ONNX graph the CPU backends run (exported once, before any measurement)."""
     if model.key == "swap":
         return model.spec  # the swap engine exports and caches its own graph
-    from rtstyle.engines import onnx_file
-    from rtstyle.styles import find_style
+    from rtstyle.styles.catalogue import find_style
+    from rtstyle.styles.exports import onnx_file
 
     return str(onnx_file(find_style(model.spec)))
 
@@ -112,9 +112,9 @@ def _swap_backend_check(backend: str) -> Callable[[BenchModel], str | None]:
     def unavailable(model: BenchModel) -> str | None:
         if model.key != "swap":
             return None
-        from rtstyle.swap.engine import BACKENDS
+        from rtstyle.engines.swap import backends
 
-        return None if backend in BACKENDS else f"style-swap does not run on {backend}"
+        return None if backend in backends() else f"style-swap does not run on {backend}"
 
     return unavailable
 
@@ -131,7 +131,7 @@ def _exporter(precision: str, workdir: Path,
     call and shared by every backend that runs it."""
 
     def prepare(model: BenchModel) -> str:
-        from rtstyle.export.exporter import ExportRequest, export_style
+        from rtstyle.styles.exports import ExportRequest, export_style
 
         out = workdir / f"{model.key}-{precision}.onnx"
         if not out.exists():

@@ -71,10 +71,10 @@ def transform_model(key: str, arch: str, style: str | None, workdir: Path,
                     seed: int = 0) -> BenchModel:
     """A transform net of `arch`: the catalogue style or model file `style` when it is one of
     that architecture, else seeded random weights saved to `workdir`."""
-    from rtstyle.modelfile import save_model
     from rtstyle.nets import build_net
     from rtstyle.nets.frames import FrameModel
-    from rtstyle.styles import find_style
+    from rtstyle.styles.catalogue import find_style
+    from rtstyle.styles.modelfile import save_model
 
     found = None
     if style:
@@ -97,7 +97,7 @@ def transform_model(key: str, arch: str, style: str | None, workdir: Path,
 
 def find_arch_style(arch: str, prefer: str | None) -> str | None:
     """A catalogue style of architecture `arch`, preferring names that contain `prefer`."""
-    from rtstyle.styles import list_styles
+    from rtstyle.styles.catalogue import list_styles
 
     names = [s.name for s in list_styles() if s.meta.get("arch") == arch and not s.is_onnx]
     preferred = [n for n in names if prefer and prefer in n]
@@ -119,7 +119,7 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
             if reason:
                 missing[key] = reason
                 continue
-            from rtstyle.swap.engine import decoder_path
+            from rtstyle.engines.swap import decoder_path
 
             decoder = decoder_path()
             trained = "random decoder" if decoder.parent == workdir else f"decoder {decoder.name}"
@@ -136,7 +136,7 @@ def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
 
     Where the decoder file is missing (a trimmed install, or a wrong $RTSTYLE_SWAP_DECODER)
     a seeded random one stands in: speed does not depend on its weights."""
-    from rtstyle.swap.engine import DECODER_ENV, decoder_path, open_swap_engine
+    from rtstyle.engines.swap import DECODER_ENV, decoder_path, open_swap_engine
 
     if painting is None:
         return "no painting given (--style-image) and none found in the assets"
@@ -159,7 +159,7 @@ def swap_frame_module(painting: Path) -> nn.Module:
     `painting`; a copy, so counting FLOPs on it never touches the engine's shared nets."""
     import copy
 
-    from rtstyle.swap.engine import open_swap_engine
+    from rtstyle.engines.swap import open_swap_engine
 
     engine = open_swap_engine(painting, "torch")
     model, n_patches = copy.deepcopy(engine.runtime.model), engine.n_patches

@@ -142,7 +142,7 @@ def _webcam(model: BenchModel, variant: Variant, clip: Path, frames: int, settin
 
 def _video(model: BenchModel, variant: Variant, clip: Path, frames: int, settings: Settings,
            work: Path, size: tuple[int, int], engine_only_fps: float) -> dict:
-    from rtstyle.videostylise import stylise_video
+    from rtstyle.video.stylise import stylise_video
 
     h, w = size
     engine = variant.open(model, settings.threads)
@@ -164,9 +164,9 @@ def _video(model: BenchModel, variant: Variant, clip: Path, frames: int, setting
 def _flicker(model: BenchModel, variant: Variant, video: Path, frames: int,
              settings: Settings, work: Path, size: tuple[int, int]) -> dict:
     from rtstyle.metrics import flicker, psnr
-    from rtstyle.videodecode import FrameReader
-    from rtstyle.videoprobe import probe_video
-    from rtstyle.videostylise import stylise_video
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.probe import probe_video
+    from rtstyle.video.stylise import stylise_video
 
     h, w = size
     info = probe_video(video)

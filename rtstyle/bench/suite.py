@@ -16,20 +16,10 @@ from rtstyle.bench.machine import MEMORY_METHOD, describe_machine, matmul_peak
 from rtstyle.bench.models import FLOP_METHOD, resolve_models
 from rtstyle.bench.report import headline
 from rtstyle.errors import RtstyleError
+from rtstyle.limits import parse_size
 
 DEFAULT_SIZES = ["256x256", "640x480", "1280x720", "1920x1080"]
 DEFAULT_MODELS = ["full", "lite", "swap"]
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' (width x height) -> (480, 640) as (height, width)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise RtstyleError(f"size '{text}' is not WIDTHxHEIGHT, e.g. 640x480") from None
-    if min(w, h) < 16:
-        raise RtstyleError(f"size '{text}' is too small; frames need at least 16 px per side")
-    return h, w
 
 
 @dataclass
@@ -57,7 +47,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda line: None) 
 
 def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     settings = cfg.settings or Settings(threads=cfg.threads)
-    sizes = [parse_size(s) for s in cfg.sizes]
+    sizes = [parse_size(s, "--sizes").hw for s in cfg.sizes]
     known = default_variants(work, cfg.calibration)
     names = cfg.engines or list(known)
     unknown = [n for n in names if n not in known]
@@ -67,7 +57,7 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     if REFERENCE not in names:
         names = [REFERENCE, *names]  # the reference always runs: checks and speed-ups need it
     variants = [known[REFERENCE]] + [known[n] for n in names if n != REFERENCE]
-    pipeline_size = parse_size(cfg.pipeline_size) if cfg.pipelines else None
+    pipeline_size = parse_size(cfg.pipeline_size, "--pipeline-size").hw if cfg.pipelines else None
     if pipeline_size is not None and pipeline_size not in sizes:
         raise RtstyleError(f"pipeline size {cfg.pipeline_size} is not among --sizes; add it "
                            "there or pass --no-pipelines")

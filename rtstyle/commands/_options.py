@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rtstyle.errors import RtstyleError
 
 if TYPE_CHECKING:
-    from rtstyle.swap.engine import Budget
+    from rtstyle.engines.swap import Budget
 
 DEFAULT_STYLE = "udnie"
 REALTIME_STYLE = "udnie-lite"  # webcam default: a lite net keeps up with a camera
@@ -41,7 +41,7 @@ def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_S
 
 def swap_budget(args: argparse.Namespace) -> Budget:
     """The style-swap budget from the command line, checked before any net loads."""
-    from rtstyle.swap.engine import Budget
+    from rtstyle.engines.swap import Budget
 
     if args.style_size < 16:
         raise RtstyleError(f"--style-size {args.style_size} is too small; use at least 16 px")

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # read by rtstyle.swap.engine
+VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # read by rtstyle.engines.swap
 VGG_FILE = "vgg19_features_relu3_4.safetensors"
 
 
@@ -73,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.bench.engines import Settings
     from rtstyle.bench.inputs import default_assets
     from rtstyle.bench.report import matplotlib_missing, plot, text_table
-    from rtstyle.bench.suite import BenchConfig, parse_size, run_bench
+    from rtstyle.bench.suite import BenchConfig, run_bench
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
+    from rtstyle.limits import parse_size
 
     if args.warmup < 1 or args.min_runs < 1 or args.runs < args.min_runs:
         raise RtstyleError("need --warmup >= 1 and 1 <= --min-runs <= --runs")
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         calibration=[_calibration(args, assets)],
         settings=Settings(threads=args.threads, warmup=args.warmup, runs=args.runs,
                           min_runs=args.min_runs, max_seconds=args.max_seconds,
-                          sweep=args.sweep, keep=frozenset({parse_size(args.pipeline_size)})))
+                          sweep=args.sweep, keep=frozenset({parse_size(args.pipeline_size).hw})))
     vgg = args.vgg_weights or os.environ.get(VGG_ENV) or assets / "weights" / VGG_FILE
     if args.vgg_weights or Path(vgg).exists():
         os.environ[VGG_ENV] = str(vgg)  # the style-swap engine's documented setting

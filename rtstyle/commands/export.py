@@ -33,14 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtstyle.errors import RtstyleError
-    from rtstyle.export.exporter import ExportRequest, export_style
-    from rtstyle.export.tensorrt import parse_profile, parse_size
+    from rtstyle.export.tensorrt import parse_profile
+    from rtstyle.limits import parse_size
+    from rtstyle.styles.exports import ExportRequest, export_style
 
     if args.calibration_frames < 1:
         raise RtstyleError("--calibration-frames must be at least 1")
     req = ExportRequest(
         style=args.style, format=args.format, precision=args.precision,
-        size=parse_size(args.size) if args.size else None,
+        size=parse_size(args.size, "--size").hw if args.size else None,
         profile=parse_profile(args.dynamic) if args.dynamic else None,
         output=args.output, calibrate=args.calibrate,
         calibration_frames=args.calibration_frames)

@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtstyle.adjust import adjust, check_strength
     from rtstyle.engines import open_engine
+    from rtstyle.engines.adjust import adjust, check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
     from rtstyle.images import fit_max_size, read_image, write_image

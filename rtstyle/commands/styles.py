@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from rtstyle.styles import list_styles, user_dir
+    from rtstyle.styles.catalogue import list_styles, user_dir
 
     rows = [("NAME", "ARCH", "ORIGIN", "SOURCE", "LICENCE")]
     for s in list_styles():
@@ -49,15 +49,15 @@ def _show(style) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from rtstyle.styles import import_style
+    from rtstyle.styles.catalogue import import_style
 
     _show(import_style(args.path, args.name, args.arch))
     return 0
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from rtstyle.importers import PUBLISHED
-    from rtstyle.styles import pull_style
+    from rtstyle.styles.catalogue import pull_style
+    from rtstyle.styles.importers import PUBLISHED
 
     if args.name in PUBLISHED:
         print(f"'{args.name}': {PUBLISHED[args.name][0]}; licence: {PUBLISHED[args.name][1]}")
@@ -66,7 +66,7 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from rtstyle.styles import remove_style
+    from rtstyle.styles.catalogue import remove_style
 
     print(f"removed {remove_style(args.name)}")
     return 0

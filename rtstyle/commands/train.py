@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from rtstyle.errors import RtstyleError
-    from rtstyle.styles import find_style, home
+    from rtstyle.styles.catalogue import find_style, home
     from rtstyle.train.trainer import TrainConfig, train
 
     if not args.style_image.is_file():

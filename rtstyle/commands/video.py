@@ -28,17 +28,6 @@ def parse_time(text: str) -> float:
     return value
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size; use WxH, e.g. 640x360") \
-            from None
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"size {text} is too small; use at least 16x16")
-    return w, h
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "video", help="stylise a video file (or a folder of them), keeping the audio",
@@ -51,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--max-size", type=int, default=None, metavar="N",
                       help="downscale so the longer side is at most N px")
-    size.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+    size.add_argument("--size", default=None, metavar="WxH",
                       help="output size (sides rounded to even, as H.264 needs)")
     p.add_argument("--start", type=parse_time, default=None, metavar="T",
                    help="start time (seconds or [HH:]MM:SS)")
@@ -99,15 +88,17 @@ def _jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtstyle.adjust import check_strength
     from rtstyle.engines import open_engine
+    from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
-    from rtstyle.sinks.video_file import container_of
-    from rtstyle.videoprobe import probe_video
-    from rtstyle.videostylise import VideoInterrupted, stylise_video
+    from rtstyle.limits import parse_size
+    from rtstyle.video.encode import container_of
+    from rtstyle.video.probe import probe_video
+    from rtstyle.video.stylise import VideoInterrupted, stylise_video
 
     check_strength(args.strength)
+    size = parse_size(args.size, "--size") if args.size else None
     if args.max_size is not None and args.max_size < 16:
         raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")
     jobs = _jobs(args.input, args.output)
@@ -121,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     for src, dst in jobs:
         try:
             result = stylise_video(
-                engine, src, dst, max_size=args.max_size, size=args.size, start=args.start,
+                engine, src, dst, max_size=args.max_size, size=size, start=args.start,
                 end=args.end, crf=args.crf, strength=args.strength,
                 keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch,
                 info=info)

@@ -48,8 +48,8 @@ def _menu(args: argparse.Namespace):
     """The styles the keys cycle through, starting at the one asked for."""
     from rtstyle.engines import IMAGE_SUFFIXES
     from rtstyle.errors import RtstyleError
-    from rtstyle.pipeline import StyleMenu
-    from rtstyle.styles import find_style, list_styles
+    from rtstyle.live.pipeline import StyleMenu
+    from rtstyle.styles.catalogue import find_style, list_styles
 
     nets: list[tuple[str, str | Path]] = [(s.name, s.name) for s in list_styles()
                                           if "error" not in s.meta]
@@ -80,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import sys
 
-    from rtstyle.adjust import check_strength
-    from rtstyle.capture import open_source, parse_size
+    from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
+    from rtstyle.limits import parse_size
+    from rtstyle.live.sources import open_source
 
     check_strength(args.strength)
     if args.no_display and not (args.record or args.max_frames or args.stats_json):
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path)
     if args.record is not None:
-        from rtstyle.sinks.video_file import container_of
+        from rtstyle.video.encode import container_of
 
         container_of(args.record)
     if not args.output_dir.is_dir():
@@ -105,14 +106,14 @@ def run(args: argparse.Namespace) -> int:
         from rtstyle.sinks.window import check_display
 
         check_display()
-    size = parse_size(args.size) if args.size else None
+    size = parse_size(args.size, "--size") if args.size else None
     budget = swap_budget(args)
 
     def log(message: str) -> None:
         print(f"rtstyle: {message}", file=sys.stderr, flush=True)
 
     from rtstyle.engines import open_engine
-    from rtstyle.pipeline import Controls, Pipeline
+    from rtstyle.live.pipeline import Controls, Pipeline
 
     load = functools.partial(open_engine, backend=args.backend, threads=args.threads,
                              swap=budget)

@@ -1,16 +1,24 @@
-"""ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers of onnxruntime-gpu."""
+"""ONNX Runtime backends: CPU, and the CUDA / TensorRT execution providers of onnxruntime-gpu.
+
+`OrtSession` is the one place an ONNX Runtime session is built, for transform nets and
+for style-swap's graph alike.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 
-from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
+from rtstyle.engines.graph import GraphEngine, refuses_engine_file
+from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import Profile, parse_profile
+
+if TYPE_CHECKING:
+    from rtstyle.styles.catalogue import Style
 
 PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
             "trt": "TensorrtExecutionProvider"}
@@ -51,14 +59,12 @@ def providers_for(device: str, cache_dir: Path | None, fixed_size: tuple[int, in
     return chain
 
 
-class OnnxRuntimeEngine(Engine):
-    """Runs an ONNX graph. `io` says how it wants frames: "frames" (rtstyle's own exports,
-    uint8 BGR NHWC) or "rgb255" (float RGB NCHW in 0..255, e.g. pytorch/examples' exports).
-    `fixed_size` (h, w) is set for graphs exported at one size; frames are resized to it."""
+class OrtSession:
+    """An ONNX graph in ONNX Runtime on one device, checked to really run there."""
 
-    def __init__(self, path: Path, name: str, device: str = "cpu", threads: int | None = None,
-                 io: str = "frames", fixed_size: tuple[int, int] | None = None,
-                 cache_dir: Path | None = None, profile_hint: str | None = None):
+    def __init__(self, path: Path, device: str = "cpu", threads: int | None = None,
+                 fixed_size: tuple[int, int] | None = None, cache_dir: Path | None = None,
+                 profile_hint: str | None = None):
         providers = providers_for(device, cache_dir, fixed_size, profile_hint)
         first = providers[0] if isinstance(providers[0], str) else providers[0][0]
         if first not in available_providers():
@@ -78,11 +84,39 @@ class OnnxRuntimeEngine(Engine):
             raise RtstyleError(f"{first} could not start (CUDA/cuDNN or TensorRT libraries "
                                "missing?); use --backend onnxruntime")
         self.input = self.session.get_inputs()[0].name
-        self.io, self.fixed_size = io, fixed_size
-        self.backend, self.name = f"onnxruntime-{device}", name
 
-    def run(self, frames: np.ndarray) -> np.ndarray:
-        check_frames(frames)
-        x = graph_input(frames, self.io, self.fixed_size)
-        return graph_output(self.session.run(None, {self.input: x})[0], self.io, frames.shape)
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, inputs)[0]
 
+
+def open_net(style: Style, threads: int | None, device: str) -> GraphEngine:
+    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.exports import onnx_file
+
+    meta = style.meta
+    # CUDA gets the fp16 graph of a catalogue style (instance norm kept fp32).
+    source = onnx_file(style, "fp16" if device == "cuda" and not style.is_onnx else "fp32")
+    session = OrtSession(source, device, threads, fixed_size=meta.get("fixed_size"),
+                         cache_dir=home() / "cache" / "onnxruntime-trt",
+                         profile_hint=meta.get("profile_hint"))
+    return GraphEngine(session, session.input, style.name, f"onnxruntime-{device}",
+                       io=meta.get("onnx_io", "frames"), fixed_size=meta.get("fixed_size"))
+
+
+def _provider(device: str):
+    return lambda: PROVIDER[device] in available_providers()
+
+
+register(Backend("onnxruntime-trt", rank=15, cuda=True, auto=False, refuses=refuses_engine_file,
+                 # left out of auto: it builds its engine inside the first frame (a long stall)
+                 available=_provider("trt"),
+                 open_net=lambda style, threads: open_net(style, threads, "trt")))
+register(Backend("onnxruntime-cuda", rank=20, cuda=True, available=_provider("cuda"),
+                 refuses=refuses_engine_file,
+                 open_net=lambda style, threads: open_net(style, threads, "cuda"),
+                 open_session=lambda path, threads: OrtSession(path, "cuda", threads)))
+register(Backend("onnxruntime", rank=40, aliases=("onnxruntime-cpu",),
+                 refuses=refuses_engine_file,
+                 available=lambda: True,
+                 open_net=lambda style, threads: open_net(style, threads, "cpu"),
+                 open_session=lambda path, threads: OrtSession(path, "cpu", threads)))

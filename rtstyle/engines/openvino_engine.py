@@ -2,30 +2,34 @@
 
 It reads rtstyle's ONNX exports directly. On the int8 export it turns the Q/DQ pairs
 into real int8 convolutions (VNNI), where ONNX Runtime's CPU provider gains little;
-see README, "Backends". Each frame shape gets its own compiled model (static shapes
-are fastest), made on first sight and kept; compiled blobs are cached on disk.
+see docs/backends.md. Each input shape gets its own compiled model (static shapes are
+fastest), made on first sight and kept; compiled blobs are cached on disk.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
+from rtstyle.engines.graph import GraphEngine, refuses_engine_file
+from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
+
+if TYPE_CHECKING:
+    from rtstyle.styles.catalogue import Style
 
 
 def openvino_available() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("openvino") is not None
 
 
-class OpenVinoEngine(Engine):
-    def __init__(self, path: Path, name: str, threads: int | None = None, io: str = "frames",
-                 fixed_size: tuple[int, int] | None = None, cache_dir: Path | None = None):
+class OpenVinoSession:
+    """An ONNX graph compiled by OpenVINO for the CPU, once per input shape."""
+
+    def __init__(self, path: Path, threads: int | None = None, cache_dir: Path | None = None):
         try:
             import openvino as ov
         except ImportError as e:
@@ -47,25 +51,42 @@ class OpenVinoEngine(Engine):
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
         self.input = self.model.inputs[0].get_any_name()
-        self.compiled: dict[tuple[int, ...], Any] = {}
-        self.io, self.fixed_size = io, fixed_size
-        self.backend, self.name = "openvino-cpu", name
+        self.compiled: dict[tuple, Any] = {}
 
-    def _request(self, shape: tuple[int, ...]) -> Any:
-        if shape not in self.compiled:
+    def _request(self, inputs: dict[str, np.ndarray]) -> Any:
+        key = tuple((name, x.shape) for name, x in inputs.items())
+        if key not in self.compiled:
             model = self.model.clone()
-            model.reshape({self.input: list(shape)})
-            self.compiled[shape] = self.core.compile_model(
+            model.reshape({name: list(x.shape) for name, x in inputs.items()})
+            self.compiled[key] = self.core.compile_model(
                 model, "CPU", self.config).create_infer_request()
-        return self.compiled[shape]
+        return self.compiled[key]
 
-    def run(self, frames: np.ndarray) -> np.ndarray:
-        check_frames(frames)
-        x = graph_input(frames, self.io, self.fixed_size)
-        request = self._request(x.shape)
-        request.infer({0: x})
-        y = request.get_output_tensor(0).data.copy()
-        return graph_output(y, self.io, frames.shape)
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        request = self._request(inputs)
+        request.infer(inputs)
+        return request.get_output_tensor(0).data.copy()
 
     def close(self) -> None:
         self.compiled.clear()
+
+
+def _cache_dir() -> Path:
+    from rtstyle.styles.catalogue import home
+
+    return home() / "cache" / "openvino"
+
+
+def open_net(style: Style, threads: int | None) -> GraphEngine:
+    from rtstyle.styles.exports import onnx_file
+
+    session = OpenVinoSession(onnx_file(style), threads, _cache_dir())
+    return GraphEngine(session, session.input, style.name, "openvino-cpu",
+                       io=style.meta.get("onnx_io", "frames"),
+                       fixed_size=style.meta.get("fixed_size"))
+
+
+register(Backend("openvino", rank=30, available=openvino_available, open_net=open_net,
+                 refuses=refuses_engine_file,
+                 open_session=lambda path, threads: OpenVinoSession(path, threads,
+                                                                    _cache_dir())))

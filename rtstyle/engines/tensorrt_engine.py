@@ -12,12 +12,15 @@ Written against TensorRT 10; not verified on a GPU yet (see README, Verification
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtstyle.engines.base import Engine, check_frames, graph_input, graph_output
+from rtstyle.engines.base import Engine, check_frames
+from rtstyle.engines.graph import graph_input, graph_output
+from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import (
     MAX_BATCH,
@@ -26,6 +29,9 @@ from rtstyle.export.tensorrt import (
     load_plan,
     require_tensorrt,
 )
+
+if TYPE_CHECKING:
+    from rtstyle.styles.catalogue import Style
 
 
 class TensorRTEngine(Engine):
@@ -95,3 +101,37 @@ class TensorRTEngine(Engine):
 
     def close(self) -> None:
         self.loaded.clear()
+
+
+def _cpu_int8(style: Style) -> bool:
+    """An int8 export made for CPUs (asymmetric Q/DQ, which TensorRT rejects)."""
+    return style.meta.get("int8", {}).get("target") == "cpu"
+
+
+def _refuses(style: Style) -> str | None:
+    if _cpu_int8(style):
+        return (f"{style.path.name} is an int8 export for CPUs (asymmetric Q/DQ, which "
+                "TensorRT rejects); make a TensorRT one with "
+                "`rtstyle export --format tensorrt --precision int8`")
+    return None
+
+
+def open_net(style: Style, threads: int | None) -> TensorRTEngine:
+    """A style's net built into a plan per frame size, or an exported engine file, which
+    rebuilds itself from the ONNX inside it when it was built for another GPU or TensorRT."""
+    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.exports import onnx_file
+
+    cache = home() / "cache" / "tensorrt"
+    if style.is_engine_file:
+        require_tensorrt()
+        engine_file = EngineFile.read(style.path)
+        return TensorRTEngine(engine_file.onnx_bytes, style.meta.get("style", style.name),
+                              cache, engine_file)
+    precision = "fp32" if style.is_onnx else "fp16"
+    return TensorRTEngine(onnx_file(style, precision).read_bytes(), style.name, cache,
+                          precision=style.meta.get("precision", precision))
+
+
+register(Backend("tensorrt", rank=10, cuda=True, open_net=open_net, refuses=_refuses,
+                 available=lambda: importlib.util.find_spec("tensorrt") is not None))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from rtstyle.engines.base import Engine, check_frames
+from rtstyle.engines.graph import refuses_engine_file
+from rtstyle.engines.registry import Backend, register
 from rtstyle.nets.frames import FrameModel
+
+if TYPE_CHECKING:
+    from rtstyle.styles.catalogue import Style
 
 
 class TorchEngine(Engine):
@@ -23,3 +30,20 @@ class TorchEngine(Engine):
         with torch.inference_mode():
             out = self.model(torch.from_numpy(np.ascontiguousarray(frames)).to(self.device))
         return out.cpu().numpy()
+
+
+def open_net(style: Style, threads: int | None) -> TorchEngine:
+    from rtstyle.styles.modelfile import load_net
+
+    return TorchEngine(load_net(style.path)[0], style.name, threads)
+
+
+def _refuses(style: Style) -> str | None:
+    if style.is_onnx:
+        return (f"style '{style.name}' is an ONNX file and cannot run on torch; "
+                "use --backend onnxruntime")
+    return refuses_engine_file(style)
+
+
+register(Backend("torch", rank=90, available=lambda: True, open_net=open_net,
+                 refuses=_refuses))

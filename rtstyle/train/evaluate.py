@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rtstyle.modelfile import load_net
-from rtstyle.styles import find_style
+from rtstyle.styles.catalogue import find_style
+from rtstyle.styles.modelfile import load_net
 from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
 from rtstyle.train.data import image_files, load_scaled, split_holdout
 from rtstyle.train.losses import PerceptualLoss

@@ -30,9 +30,9 @@ from safetensors.torch import save
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image, write_image
-from rtstyle.modelfile import load_net, load_state_strict, read_meta, save_model
 from rtstyle.nets import build_net
 from rtstyle.nets.frames import rgb_to_frames
+from rtstyle.styles.modelfile import load_net, load_state_strict, read_meta, save_model
 from rtstyle.train import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -298,7 +298,7 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
             held: list[torch.Tensor], history: list[list[float]], seconds: float,
             n_train: int, workdir: Path) -> TrainResult:
     """Write the model with its training record and register it as a user style."""
-    from rtstyle.styles import copy_into_catalogue
+    from rtstyle.styles.catalogue import copy_into_catalogue
 
     tail = np.array([h[1:] for h in history[-50:]])
     final = dict(zip(("total", *TERMS), (float(v) for v in tail.mean(axis=0)), strict=True))

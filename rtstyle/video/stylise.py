@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rtstyle.adjust import adjust
-from rtstyle.engines.base import MIN_SIDE, Engine
+from rtstyle.engines.adjust import adjust
+from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
-from rtstyle.sinks.video_file import VideoFileWriter
-from rtstyle.stabilize import Stabilizer
-from rtstyle.videodecode import FrameReader
-from rtstyle.videoprobe import VideoInfo, probe_video
+from rtstyle.limits import MIN_SIDE
+from rtstyle.video.decode import FrameReader
+from rtstyle.video.encode import VideoFileWriter
+from rtstyle.video.probe import VideoInfo, probe_video
+from rtstyle.video.stabilize import Stabilizer
 
 tqdm.monitor_interval = 0  # no tqdm monitor thread: every thread ends before we return
 _END = object()  # end-of-stream marker passed down the queues

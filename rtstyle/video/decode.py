@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import RtstyleError
-from rtstyle.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
+from rtstyle.video.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
 
 
 class FrameReader:

@@ -21,10 +21,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rtstyle.adjust import adjust
-from rtstyle.capture import CaptureThread, Frame, NewestSlot, Source
+from rtstyle.engines.adjust import adjust
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
+from rtstyle.live.capture import CaptureThread
+from rtstyle.live.slot import Frame, NewestSlot
+from rtstyle.live.sources import Source
 
 # Opens an engine for a style spec (name, model file or painting) with the run's backend,
 # threads and style-swap budget: `functools.partial(open_engine, backend=..., ...)`.
@@ -223,7 +225,7 @@ class Recording:
     so even a killed run leaves a playable file; other containers appear when closed."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        from rtstyle.sinks.video_file import VideoFileWriter
+        from rtstyle.video.encode import VideoFileWriter
 
         fragmented = path.suffix.lower() in (".mp4", ".m4v", ".mov")
         self.path, self.fps = path, fps

@@ -1,5 +1,7 @@
-"""`rtstyle export` as a library call: a style in, a deployable ONNX or TensorRT file out.
+"""A style as deployable graphs: the cached ONNX graph the engines run, and `rtstyle
+export` as a library call (a style in, an ONNX or TensorRT file out).
 
+The conversions themselves live in `rtstyle.export`, which knows nothing of styles.
 Every route starts from the style's fp32 ONNX graph (exported from the weights, or the
 style's own graph when it is an ONNX file) and derives the precision from it: fp16 by
 type conversion, int8 by calibrated static quantisation. TensorRT engines are built
@@ -8,6 +10,7 @@ from that ONNX and carry it, so they can rebuild themselves on another GPU.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -15,10 +18,13 @@ from pathlib import Path
 
 import onnx
 
+from rtstyle import __version__
 from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import export_onnx, get_metadata, load_checked, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, Profile
 from rtstyle.files import atomic_output, check_writable
+from rtstyle.styles.catalogue import Style, find_style, home
+from rtstyle.styles.modelfile import load_net
 
 FORMATS = ("onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -37,11 +43,30 @@ class ExportRequest:
     calibration_frames: int = 16
 
 
+def onnx_file(style: Style, precision: str = "fp32") -> Path:
+    """The style as an ONNX graph: the file itself, or a cached export of its weights
+    (fp32, or fp16 with instance norm kept fp32 for GPU backends). The engines run this."""
+    if style.is_onnx:
+        return style.path
+    digest = hashlib.sha256(style.path.read_bytes()).hexdigest()[:16]
+    cached = home() / "cache" / "onnx" / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        if precision == "fp32":
+            net, meta = load_net(style.path)
+            export_onnx(net, cached, meta)
+        else:
+            from rtstyle.export.fp16 import convert_file
+
+            convert_file(onnx_file(style), cached)
+    return cached
+
+
 def default_output(style_name: str, fmt: str, precision: str) -> Path:
     return Path(f"{style_name}-{precision}{ENGINE_SUFFIX if fmt == 'tensorrt' else '.onnx'}")
 
 
-def _fp32_graph(style, size: tuple[int, int] | None) -> onnx.ModelProto:
+def _fp32_graph(style: Style, size: tuple[int, int] | None) -> onnx.ModelProto:
     if style.is_onnx:
         if style.meta.get("onnx_io", "frames") != "frames":
             raise RtstyleError(f"style '{style.name}' is a foreign ONNX graph (float NCHW "
@@ -55,11 +80,7 @@ def _fp32_graph(style, size: tuple[int, int] | None) -> onnx.ModelProto:
                                "when it was exported; leave out --size")
         return load_checked(style.path)
     if not size:  # the dynamic-shape fp32 graph: the one the engines export and cache
-        from rtstyle.engines import onnx_file
-
         return onnx.load(str(onnx_file(style)))
-    from rtstyle.modelfile import load_net
-
     net, meta = load_net(style.path)
     with tempfile.TemporaryDirectory(prefix="rtstyle-export-") as tmp:
         path = export_onnx(net, Path(tmp) / "fp32.onnx", meta, size)
@@ -100,8 +121,6 @@ def _convert(fp32: onnx.ModelProto, req: ExportRequest) -> tuple[onnx.ModelProto
 
 def export_style(req: ExportRequest) -> Path:
     """Write the export and return its path. Checks every input before any slow work."""
-    from rtstyle.styles import find_style, home
-
     if req.format not in FORMATS:
         raise RtstyleError(f"unknown format '{req.format}'; choose onnx or tensorrt")
     if req.precision not in PRECISIONS:

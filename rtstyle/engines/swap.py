@@ -1,6 +1,9 @@
 """The style-swap engine: a painting is the style; each frame goes encoder -> swap -> decoder.
 
-The heavy parts (VGG encoder, decoder, the ONNX Runtime session) are loaded once per process
+The algorithm (op, decoder) lives in rtstyle.swap; this is its engine, on torch or on any
+registered backend that opens ONNX graph sessions.
+
+The heavy parts (VGG encoder, decoder, the graph session) are loaded once per process
 and backend and shared by every painting, so switching style costs only encoding the new
 painting (under a second at 256 px on a loaded 2-core CPU). `SwapEngine.set_style` may run
 on a worker thread while another thread calls `run`: the style is swapped in with one
@@ -26,6 +29,7 @@ import torch
 from torch import nn
 
 from rtstyle import __version__
+from rtstyle.engines import registry
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
@@ -34,7 +38,6 @@ from rtstyle.swap.op import normalise, style_patches, swap
 
 VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # 'imagenet' (torchvision download) or a local state dict
 DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; default: shipped
-BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda")
 AUTO_BACKEND = "torch"  # measured faster than ONNX Runtime on this CPU (issue 7 note)
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
 
@@ -110,9 +113,12 @@ class _Runtime:
         self.warm_sizes: set[tuple[int, int]] = set()  # frame sizes already run once
         self.session = None
         self.backend = "torch-cpu"
-        if backend.startswith("onnxruntime"):
-            self.session = _ort_session(self.model, self.decoder_path, backend, threads)
-            self.backend = "onnxruntime-" + ("cuda" if backend.endswith("cuda") else "cpu")
+        if backend != "torch":
+            chosen = registry.get(backend)
+            self.session = chosen.open_session(_swap_graph(self.model, self.decoder_path),
+                                               threads)
+            self.backend = {"onnxruntime": "onnxruntime-cpu",
+                            "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
 
     def encode(self, painting: np.ndarray, max_patches: int | None) -> torch.Tensor:
         with torch.inference_mode():
@@ -121,7 +127,7 @@ class _Runtime:
 
     def run(self, frames: np.ndarray, patches: torch.Tensor) -> np.ndarray:
         if self.session is not None:
-            return self.session.run(None, {"frames": frames, "patches": patches.numpy()})[0]
+            return self.session.run({"frames": frames, "patches": patches.numpy()})
         with torch.inference_mode():
             return self.model(torch.from_numpy(frames), patches).numpy()
 
@@ -151,28 +157,22 @@ def _matching_encoder(decoder_file: Path, meta: dict) -> nn.Module:
     return encoder
 
 
-def _ort_session(model: SwapModel, decoder_file: Path, backend: str, threads: int | None):
-    import onnxruntime as ort
+def backends() -> list[str]:
+    """What style-swap runs on: torch, and every backend that opens ONNX graph sessions."""
+    return ["torch"] + [n for b in registry.backends() if b.open_session
+                        for n in (b.name, *b.aliases)]
 
-    from rtstyle.styles import home
+
+def _swap_graph(model: SwapModel, decoder_file: Path) -> Path:
+    """The swap graph for this decoder and encoder, exported once and cached."""
+    from rtstyle.styles.catalogue import home
 
     digest = hashlib.sha256(decoder_file.read_bytes())
     digest.update(encoder_fingerprint(model.encoder).encode())
     path = home() / "cache" / "onnx" / f"swap-{digest.hexdigest()[:16]}-{__version__}.onnx"
     if not path.exists():
         export_swap_onnx(model, path)
-    providers = ["CPUExecutionProvider"]
-    if backend.endswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise RtstyleError("CUDAExecutionProvider is not available in this onnxruntime; "
-                               "install rtstyle[gpu] on a machine with CUDA, "
-                               "or use --backend onnxruntime")
-        providers.insert(0, "CUDAExecutionProvider")
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=providers)
+    return path
 
 
 def export_swap_onnx(model: SwapModel, path: Path) -> Path:
@@ -257,11 +257,15 @@ class SwapEngine(Engine):
 
 def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None = None,
                      budget: Budget | None = None) -> SwapEngine:
-    """A style-swap engine for `painting` on `backend` (auto, torch, onnxruntime[-cpu|-cuda])."""
+    """A style-swap engine for `painting` on `backend` (auto, torch, or any backend that
+    runs ONNX graphs: onnxruntime, openvino, onnxruntime-cuda)."""
     budget = budget or Budget()
-    if backend not in BACKENDS:
+    if backend != "auto" and backend not in backends():
         raise RtstyleError(f"unknown backend '{backend}' for style-swap; choose one of: "
-                           + ", ".join(BACKENDS))
+                           + ", ".join(["auto", *backends()]))
+    if backend != "auto" and registry.get(backend).cuda and not registry.cuda_visible():
+        raise RtstyleError(f"--backend {backend} needs an NVIDIA GPU with CUDA, and none is "
+                           "visible here; use --backend onnxruntime or auto")
     if budget.precision not in ("fp32", "bf16"):
         raise RtstyleError(f"unknown swap precision '{budget.precision}'; use fp32 or bf16")
     image = load_painting(painting, budget.style_size)  # a bad one fails before loading nets

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import RtstyleError
-from rtstyle.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
 from rtstyle.files import atomic_output, check_writable
+from rtstyle.video.ffmpeg import StderrTail, ffmpeg_exe, lower_priority
 
 # Output container (by extension) -> video encoder arguments. {crf} is filled in.
 VIDEO_CODECS = {

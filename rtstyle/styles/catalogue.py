@@ -26,11 +26,11 @@ from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import get_metadata, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, EngineFile
 from rtstyle.files import atomic_output
-from rtstyle.importers import PUBLISHED, UNKNOWN_LICENCE, import_net
-from rtstyle.modelfile import FORMAT as MODEL_FORMAT
-from rtstyle.modelfile import read_meta, save_model
+from rtstyle.styles.importers import PUBLISHED, UNKNOWN_LICENCE, import_net
+from rtstyle.styles.modelfile import FORMAT as MODEL_FORMAT
+from rtstyle.styles.modelfile import read_meta, save_model
 
-BUILTIN_DIR = Path(__file__).parent / "builtin"
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "builtin"
 SUFFIXES = (".safetensors", ".onnx")
 ML5_URL = ("https://raw.githubusercontent.com/ml5js/ml5-data-and-models/main/models/"
            "style-transfer/{style}/{file}")
@@ -47,6 +47,11 @@ class Style:
     @property
     def is_onnx(self) -> bool:
         return self.path.suffix == ".onnx"
+
+    @property
+    def is_engine_file(self) -> bool:
+        """A TensorRT engine exported by `rtstyle export --format tensorrt`."""
+        return self.path.suffix == ENGINE_SUFFIX
 
 
 def home() -> Path:

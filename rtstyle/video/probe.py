@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from rtstyle.errors import RtstyleError
-from rtstyle.ffmpeg import ffmpeg_exe
+from rtstyle.video.ffmpeg import ffmpeg_exe
 
 _INPUT = re.compile(r"^Input #0, ([\w,]+), from")
 _DURATION = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")

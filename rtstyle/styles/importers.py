@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from rtstyle.errors import RtstyleError
-from rtstyle.modelfile import load_state_strict
 from rtstyle.nets import build_net
+from rtstyle.styles.modelfile import load_state_strict
 
 # Published ml5 checkpoints: who trained them and under which licence.
 PUBLISHED = {

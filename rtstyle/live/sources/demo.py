@@ -11,7 +11,7 @@ import math
 import cv2
 import numpy as np
 
-from rtstyle.capture import Source
+from rtstyle.live.sources.base import Source
 
 FPS = 30.0
 PERIOD_S = 24.0  # one full pan/zoom cycle

@@ -1,7 +1,7 @@
 """Style-swap figures for the issue note and README: speed, switch time, budget quality.
 
-Run: python -m rtstyle.swap.measure figures PHOTO PAINTING PAINTING2 --out FILE.json
-     python -m rtstyle.swap.measure grid PHOTOS_DIR PAINTINGS_DIR --out GRID.png
+Run: python benchmarks/swap_measure.py figures PHOTO PAINTING PAINTING2 --out FILE.json
+     python benchmarks/swap_measure.py grid PHOTOS_DIR PAINTINGS_DIR --out GRID.png
 Speeds are median ms per frame after warm-up. The quality cost of a budget option is the
 PSNR (dB) of its output against a reference budget and the relative distance of its swapped
 relu3_1 features to the reference's: style-size limits against the style at 512 px, patch
@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 import torch
 
+from rtstyle.engines.swap import Budget, SwapEngine, load_painting, open_swap_engine
 from rtstyle.files import write_bytes_atomic
 from rtstyle.metrics import psnr
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
-from rtstyle.swap.engine import Budget, SwapEngine, load_painting, open_swap_engine
 from rtstyle.swap.op import normalise, swap
 
 SIZES = {"320x240": (240, 320), "640x480": (480, 640)}

@@ -1,0 +1,1 @@
+"""Live stylisation: sources, the newest-frame slot, the inference worker, the pipeline."""

@@ -1,0 +1,1 @@
+"""Video files: ffmpeg, probing, decoding, encoding, stabilisation and the stylise loop."""
