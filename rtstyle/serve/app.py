@@ -1,0 +1,336 @@
+"""The HTTP side of `rtstyle serve`: routes, token check, client limit, server lifetime.
+
+Routes (all JSON errors are {"error": "..."} with a 4xx status; one bad request never
+disturbs the other clients):
+  GET  /                      the page (static/index.html); /static/* its scripts
+  GET  /api/styles            the style menu: built-in and user styles, paintings
+  POST /api/offer             WebRTC offer {sdp, type, style?} -> answer {id, sdp, type}
+  GET  /api/clients/{id}      one client's state and server-side latency
+  POST /api/clients/{id}/settings   {style?, strength?, stylised?}
+  POST /api/clients/{id}/painting   an image body -> style-swap with it
+  POST /api/clients/{id}/leave      the page is closing
+  GET  /api/status            clients, engines loaded
+  GET  /stream.mjpg           the stylised --source as MJPEG (OBS, any browser)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from rtstyle.engines.swap import Budget
+from rtstyle.errors import RtstyleError
+from rtstyle.images import IMAGE_SUFFIXES
+from rtstyle.serve import ice
+from rtstyle.serve.peer import Client
+from rtstyle.serve.pool import EnginePool
+from rtstyle.serve.uploads import MAX_UPLOAD_BYTES, UploadError, decode_painting, store_painting
+from rtstyle.styles.catalogue import home, list_styles
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+TOKEN_HEADER = "X-Rtstyle-Token"
+MAX_SDP = 64 * 1024
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    style: str = "udnie-lite"
+    backend: str = "auto"
+    threads: int | None = None
+    swap: Budget = field(default_factory=Budget)
+    max_clients: int = 4
+    token: str | None = None
+    source: str | None = None
+    source_size: tuple[int, int] | None = None
+    stabilize: bool = False
+    paintings: Path | None = None  # default: $RTSTYLE_HOME/paintings
+    ice_addresses: list[str] | None = None  # None: loopback on a loopback bind, else all
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
+    """The token the server requires, and whether it was generated here: a non-loopback
+    bind never runs open; a loopback one needs a token only if one is given."""
+    if token is not None:
+        if len(token) < 8:
+            raise RtstyleError("--token is too short; use at least 8 characters, or leave it "
+                               "out to have one generated")
+        return token, False
+    if is_loopback(host):
+        return None, False
+    return secrets.token_urlsafe(18), True
+
+
+def default_ice(host: str) -> list[str] | None:
+    if not is_loopback(host):
+        return None
+    return ["::1"] if host == "::1" else ["127.0.0.1"]
+
+
+def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+class Server:
+    """Everything one `rtstyle serve` holds: the engine pool, the clients, the broadcast."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.pool = EnginePool(config.backend, config.threads, config.swap)
+        self.clients: dict[str, Client] = {}
+        self.uploads: dict[str, tuple[str, Path]] = {}  # pool key -> (client id, file)
+        self.broadcast = None
+        self.paintings = config.paintings or home() / "paintings"
+        self.default_key = f"style:{config.style}"
+        if config.style not in {s.name for s in list_styles()}:
+            raise RtstyleError(f"unknown style '{config.style}' for --style; see "
+                               "`rtstyle styles list`")
+
+    # ---- the style menu -------------------------------------------------------------
+    def menu(self) -> list[dict]:
+        items = [{"id": f"style:{s.name}", "name": s.name, "kind": s.origin}
+                 for s in list_styles() if "error" not in s.meta]
+        if self.paintings.is_dir():
+            items += [{"id": f"painting:{p.name}", "name": p.stem, "kind": "painting"}
+                      for p in sorted(self.paintings.iterdir())
+                      if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        return items
+
+    def spec(self, key: str, client: Client | None = None):
+        """What open_engine takes for a menu id; HTTP 400 for ids not on the menu."""
+        if key.startswith("upload:") and key in self.uploads:
+            owner, path = self.uploads[key]
+            if client is not None and owner == client.id:
+                return path
+        for item in self.menu():
+            if item["id"] == key:
+                kind, name = key.split(":", 1)
+                return self.paintings / name if kind == "painting" else name
+        raise _error(web.HTTPBadRequest, f"unknown style '{key}'; pick one from /api/styles")
+
+    # ---- requests -------------------------------------------------------------------
+    def client(self, request: web.Request) -> Client:
+        c = self.clients.get(request.match_info["id"])
+        if c is None:
+            raise _error(web.HTTPNotFound, "no such client; it left or the server restarted; "
+                         "reload the page")
+        return c
+
+    async def styles(self, request: web.Request) -> web.Response:
+        return web.json_response({"styles": self.menu(), "default": self.default_key,
+                                  "ice": ice.allowed()})
+
+    async def offer(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        sdp, kind = body.get("sdp"), body.get("type")
+        if not isinstance(sdp, str) or kind != "offer" or not sdp.startswith("v=0") \
+                or len(sdp) > MAX_SDP:
+            raise _error(web.HTTPBadRequest, "the body must be {\"sdp\": \"v=0...\", \"type\": "
+                         "\"offer\"}, a WebRTC offer under 64 KiB")
+        if len(self.clients) >= self.config.max_clients:
+            raise _error(web.HTTPTooManyRequests,
+                         f"the server is full: it takes {self.config.max_clients} clients at "
+                         "once (--max-clients); try again when someone leaves")
+        key = body.get("style") or self.default_key
+        spec = self.spec(key)
+        client = Client(self.pool, key, spec, self.config.stabilize)
+        self.clients[client.id] = client
+        client.closed_task = asyncio.ensure_future(self._forget(client))
+        try:
+            answer = await client.answer(sdp)
+        except Exception as e:  # aiortc raises ValueError and others on bad SDP
+            await client.close()
+            raise _error(web.HTTPBadRequest, f"malformed SDP offer ({e or type(e).__name__}); "
+                         "send the browser's RTCPeerConnection offer unchanged") from None
+        return web.json_response({"id": client.id, "sdp": answer, "type": "answer"})
+
+    async def _forget(self, client: Client) -> None:
+        await client.closed.wait()
+        self.clients.pop(client.id, None)
+        for key in [k for k, (owner, _) in self.uploads.items() if owner == client.id]:
+            self.uploads.pop(key)[1].unlink(missing_ok=True)
+
+    async def client_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.client(request).stats())
+
+    async def settings(self, request: web.Request) -> web.Response:
+        client = self.client(request)
+        body = await _json(request)
+        strength = body.get("strength", client.controls.strength)
+        if not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+            raise _error(web.HTTPBadRequest, "strength must be a number in 0..1")
+        stylised = body.get("stylised", client.controls.stylised)
+        if not isinstance(stylised, bool):
+            raise _error(web.HTTPBadRequest, "stylised must be true or false")
+        if "style" in body:
+            key = body["style"]
+            if not isinstance(key, str):
+                raise _error(web.HTTPBadRequest, "style must be a menu id from /api/styles")
+            client.set_style(key, self.spec(key, client))
+        client.controls.strength = float(strength)
+        client.controls.stylised = stylised
+        return web.json_response(client.stats())
+
+    async def painting(self, request: web.Request) -> web.Response:
+        client = self.client(request)
+        if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
+            raise _error(web.HTTPRequestEntityTooLarge, _too_large())
+        try:
+            data = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _error(web.HTTPRequestEntityTooLarge, _too_large()) from None
+        if not data:
+            raise _error(web.HTTPBadRequest, "the upload is empty; send the image as the body")
+        loop = asyncio.get_running_loop()
+        try:
+            image = await loop.run_in_executor(None, decode_painting, data,
+                                               self.config.swap.style_size)
+        except UploadError as e:
+            raise _error(web.HTTPUnsupportedMediaType, str(e)) from None
+        key = f"upload:{client.id}-{secrets.token_hex(4)}"
+        path = await loop.run_in_executor(None, store_painting, key.split(":", 1)[1], image)
+        self.uploads[key] = (client.id, path)
+        old = client.controls.style
+        client.set_style(key, path)
+        if old in self.uploads:  # an earlier upload of this client: no longer used
+            self.uploads.pop(old)[1].unlink(missing_ok=True)
+        return web.json_response({"style": key, **client.stats()})
+
+    async def leave(self, request: web.Request) -> web.Response:
+        await self.client(request).close()
+        return web.json_response({"left": True})
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response({"clients": len(self.clients),
+                                  "max_clients": self.config.max_clients,
+                                  "engines": self.pool.loaded(),
+                                  "stream": self.broadcast is not None})
+
+    async def index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html")
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        if self.broadcast is None:
+            raise _error(web.HTTPNotFound, "no stream: start the server with --source "
+                         "CAMERA|FILE|URL to get /stream.mjpg")
+        resp = web.StreamResponse(headers={
+            "Content-Type": "multipart/x-mixed-replace; boundary=frame",
+            "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        seq, sink = 0, self.broadcast.sink
+        while not sink.closed:
+            seq, jpeg = await sink.next_jpeg(seq)
+            if jpeg is None:
+                continue
+            try:
+                await resp.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+            except (ConnectionResetError, ConnectionError):
+                break
+        return resp
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in list(self.clients.values())))
+        if self.broadcast is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.broadcast.stop)
+
+
+def _too_large() -> str:
+    return (f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB; send a smaller image "
+            "(the painting is used at a few hundred px anyway)")
+
+
+async def _json(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _error(web.HTTPBadRequest, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+def make_app(server: Server) -> web.Application:
+    token = server.config.token
+
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        public = request.path == "/" or request.path.startswith("/static/")
+        if token is not None and not public:
+            given = request.headers.get(TOKEN_HEADER) or request.query.get("token")
+            if not given:
+                raise _error(web.HTTPUnauthorized, "this server needs its token: add "
+                             f"?token=... to the URL or send the {TOKEN_HEADER} header")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                raise _error(web.HTTPForbidden, "wrong token; use the one `rtstyle serve` "
+                             "printed or was given")
+        return await handler(request)
+
+    app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD_BYTES)
+    r = app.router
+    r.add_get("/", server.index)
+    r.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    r.add_get("/api/styles", server.styles)
+    r.add_post("/api/offer", server.offer)
+    r.add_get("/api/status", server.status)
+    r.add_get("/api/clients/{id}", server.client_state)
+    r.add_post("/api/clients/{id}/settings", server.settings)
+    r.add_post("/api/clients/{id}/painting", server.painting)
+    r.add_post("/api/clients/{id}/leave", server.leave)
+    r.add_get("/stream.mjpg", server.stream)
+    return app
+
+
+async def serve(config: ServeConfig, ready=print) -> None:
+    """Run until SIGINT/SIGTERM. `ready(line)` gets the URL (and token) once listening."""
+    ice.restrict_host_addresses(config.ice_addresses if config.ice_addresses is not None
+                                else default_ice(config.host))
+    server = Server(config)
+    if config.source is not None:
+        from rtstyle.serve.broadcast import Broadcast
+
+        server.broadcast = Broadcast(config.source, server.pool, server.default_key,
+                                     config.style, config.source_size, config.stabilize)
+        server.broadcast.start()
+    runner = web.AppRunner(make_app(server), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        try:
+            await site.start()
+        except OSError as e:
+            raise RtstyleError(f"cannot listen on {config.host}:{config.port} ({e.strerror}); "
+                               "pick another --port or --host") from None
+        port = runner.addresses[0][1]
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        url = f"http://{host}:{port}/"
+        if config.token:
+            url += f"?token={config.token}"
+        ready(f"rtstyle serve: open {url}"
+              + (f"  (stream: {url.split('?')[0]}stream.mjpg)" if server.broadcast else ""))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await server.close()
+        await runner.cleanup()

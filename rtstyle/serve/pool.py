@@ -1,0 +1,98 @@
+"""One engine per style, shared by every client, loaded in the background, freed when
+the last client using it lets go.
+
+Clients name styles by menu id (`style:NAME`, `painting:NAME`, `upload:ID`); the pool
+maps the id to what `open_engine` takes. Loading (seconds for a compiled net) happens on
+a loader thread so no client's video stalls; until then `get` returns None and the
+client shows its camera unstylised. `run` holds the engine's lock: backends differ in
+whether one session may run on two threads at once, so none are asked to.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtstyle.engines import Engine, open_engine
+from rtstyle.engines.swap import Budget
+
+
+@dataclass
+class _Entry:
+    spec: str | Path
+    users: int = 0
+    engine: Engine | None = None
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class EnginePool:
+    def __init__(self, backend: str = "auto", threads: int | None = None,
+                 swap: Budget | None = None) -> None:
+        self.backend, self.threads, self.swap = backend, threads, swap
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, spec: str | Path) -> None:
+        """Count one more user of `key`; start loading it if nobody had it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry(spec)
+                threading.Thread(target=self._load, args=(key, entry), daemon=True,
+                                 name=f"rtstyle-load-{key}").start()
+            entry.users += 1
+
+    def release(self, key: str) -> None:
+        """One user fewer; the last one frees the engine."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return
+            entry.users -= 1
+            if entry.users > 0:
+                return
+            del self._entries[key]
+        with entry.lock:  # let a running frame finish first
+            if entry.engine is not None:
+                entry.engine.close()
+                entry.engine = None
+
+    def _load(self, key: str, entry: _Entry) -> None:
+        try:
+            engine = open_engine(entry.spec, self.backend, self.threads, self.swap)
+        except Exception as e:  # shown to the client that picked it; others keep going
+            entry.error = str(e)
+            return
+        with self._lock:
+            if self._entries.get(key) is entry:
+                entry.engine = engine
+                return
+        engine.close()  # everyone left while it loaded
+
+    def state(self, key: str) -> str:
+        """'loading', 'ready', or the error that stopped it loading."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return "not loaded"
+        if entry.error:
+            return entry.error
+        return "ready" if entry.engine is not None else "loading"
+
+    def run(self, key: str, frame: np.ndarray) -> np.ndarray | None:
+        """Stylise one BGR frame with `key`'s engine; None while it is not ready."""
+        entry = self._entries.get(key)
+        if entry is None or entry.engine is None:
+            return None
+        with entry.lock:
+            if entry.engine is None:
+                return None
+            return entry.engine.run(frame[None])[0]
+
+    def loaded(self) -> dict[str, int]:
+        """Style id -> number of clients using it (for /api/status)."""
+        with self._lock:
+            return {k: e.users for k, e in self._entries.items()}

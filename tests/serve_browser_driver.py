@@ -1,0 +1,181 @@
+"""Drive `rtstyle serve` with real Chromium pages and record what they show.
+
+Run inside a network namespace that has only loopback (the tests and the figures script
+start it with `unshare -rn`), so neither the browser nor the server has any address but
+127.0.0.1 to put in an ICE candidate. It records (frames as PNGs, stats as JSON); the
+callers judge. Two modes:
+
+  scenario: one page, switch style, upload a painting, a second page, a third beyond
+            --max-clients, the first leaves;
+  clients N: N pages at once for S seconds: received FPS (getStats), server latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from serve_helpers import http, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def in_loopback_namespace(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run this driver with `argv` in a new user+network namespace whose only interface is
+    loopback (brought up first)."""
+    cmd = " ".join(["ip link set lo up && exec", sys.executable, str(Path(__file__).resolve()),
+                    *(shlex.quote(a) for a in argv)])
+    return subprocess.run(["unshare", "-rn", "sh", "-c", cmd], capture_output=True, text=True,
+                          timeout=900)
+
+
+def grab(page, path: Path) -> None:
+    url = page.evaluate("window.rtstyle.grab()")
+    path.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+
+
+def wait_showing(page, key: str, timeout: float = 120) -> None:
+    """Until the server stylises with `key` and frames made after that reached the page."""
+    deadline, s = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        s = page.evaluate("window.rtstyle.state.server")
+        if s and s["showing"] == key and s["frames_out"] > 0:
+            first = page.evaluate("window.rtstyle.state.framesDecoded") or 0
+            page.wait_for_function(f"window.rtstyle.state.framesDecoded > {first + 3}",
+                                   timeout=int(timeout * 1000))
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"page never showed {key}; last state {s}")
+
+
+PAIR_JS = """async () => {
+    const stats = await window.rtstyle.state.pc.getStats();
+    let pair = null;
+    stats.forEach((s) => {
+        if (s.type === "transport") pair = stats.get(s.selectedCandidatePairId);
+    });
+    return [stats.get(pair.localCandidateId).address, stats.get(pair.remoteCandidateId).address];
+}"""
+
+FRAMES_JS = """async () => {
+    const stats = await window.rtstyle.state.pc.getStats();
+    let n = null;
+    stats.forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") n = s.framesDecoded;
+    });
+    return n;
+}"""
+
+
+def scenario(browser, url: str, out: Path, upload: str) -> dict:
+    r: dict = {}
+    page = browser.new_page()
+    page.goto(url)
+    wait_showing(page, "style:udnie-lite")
+    grab(page, out / "first.png")
+    r["pair1"] = page.evaluate(PAIR_JS)
+
+    page.select_option("#style", "style:great_wave-lite")
+    wait_showing(page, "style:great_wave-lite")
+    grab(page, out / "switched.png")
+
+    page.set_input_files("#painting", upload)
+    page.wait_for_function("document.querySelector('#style').value.startsWith('upload:')")
+    r["upload_key"] = key = page.eval_on_selector("#style", "s => s.value")
+    wait_showing(page, key, timeout=240)
+    grab(page, out / "uploaded.png")
+    page.screenshot(path=str(out / "page.png"))
+    r["status_upload"] = http("GET", url + "api/status")[1]
+    page.select_option("#style", "style:udnie-lite")  # style-swap is slow: back to a lite net
+    wait_showing(page, "style:udnie-lite")
+    r["status_back"] = http("GET", url + "api/status")[1]
+
+    page2 = browser.new_page()
+    page2.goto(url)
+    wait_showing(page2, "style:udnie-lite")
+    before = [pg.evaluate(FRAMES_JS) for pg in (page, page2)]
+    time.sleep(6)
+    after = [pg.evaluate(FRAMES_JS) for pg in (page, page2)]
+    r["frames_in_6s"] = [a - b for a, b in zip(after, before, strict=True)]
+    grab(page2, out / "second.png")
+    r["pair2"] = page2.evaluate(PAIR_JS)
+
+    page3 = browser.new_page()
+    page3.goto(url)
+    page3.wait_for_selector("#message:not([hidden])", timeout=60_000)
+    r["third_message"] = page3.inner_text("#message")
+    page3.close()
+
+    r["status_two"] = http("GET", url + "api/status")[1]
+    page.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r["status_after_leave"] = http("GET", url + "api/status")[1]
+        if r["status_after_leave"]["clients"] == 1:
+            break
+        time.sleep(0.3)
+    return r
+
+
+def clients(browser, url: str, n: int, seconds: float) -> dict:
+    pages = []
+    for _ in range(n):
+        page = browser.new_page()
+        page.goto(url)
+        pages.append(page)
+    for page in pages:
+        wait_showing(page, "style:udnie-lite")
+    before = [p.evaluate(FRAMES_JS) for p in pages]
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    after = [p.evaluate(FRAMES_JS) for p in pages]
+    dt = time.monotonic() - t0
+    servers = [p.evaluate("window.rtstyle.state.server") for p in pages]
+    size = pages[0].evaluate("[document.querySelector('video').videoWidth, "
+                             "document.querySelector('video').videoHeight]")
+    pages[0].screenshot(path=str(Path(OUT) / f"clients-{n}.png"))
+    return {"clients": n, "seconds": round(dt, 1), "size": size,
+            "fps": [round((a - b) / dt, 1) for a, b in zip(after, before, strict=True)],
+            "server": servers}
+
+
+OUT = "."
+
+
+def main() -> None:
+    global OUT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--y4m", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cwd", required=True)
+    ap.add_argument("--upload", default=None)
+    ap.add_argument("--clients", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("serve_args", nargs="*")
+    a = ap.parse_args()
+    OUT = a.out
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+             f"--use-file-for-fake-video-capture={a.y4m}", "--allow-loopback-in-peer-connection"]
+    with running_server(*a.serve_args, cwd=Path(a.cwd)) as (url, log), \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+        try:
+            if a.clients:
+                result = clients(browser, url, a.clients, a.seconds)
+            else:
+                result = scenario(browser, url, Path(a.out), a.upload)
+        finally:
+            browser.close()
+    (Path(a.out) / "result.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
