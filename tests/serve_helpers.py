@@ -45,11 +45,11 @@ def running_server(*args: str, cwd: Path, timeout: float = 120) -> Iterator[tupl
         proc.stdout.close()
 
 
-def http(method: str, url: str, body: bytes | dict | None = None,
+def http(method: str, url: str, body: bytes | dict | list | None = None,
          headers: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
     """(status, JSON body) of one request; 4xx/5xx are returned, not raised."""
     headers = dict(headers or {})
-    if isinstance(body, dict):
+    if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         headers.setdefault("Content-Type", "application/json")
     req = urllib.request.Request(url, data=body, method=method, headers=headers)

@@ -85,8 +85,15 @@ def default_ice(host: str) -> list[str] | None:
     return ["::1"] if host == "::1" else ["127.0.0.1"]
 
 
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
+def _error(status: type[web.HTTPException], message: str, **kw) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json", **kw)
+
+
+def _too_large(size: int | None) -> web.HTTPException:
+    return _error(web.HTTPRequestEntityTooLarge,
+                  f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB; send a smaller image "
+                  "(the painting is used at a few hundred px anyway)",
+                  max_size=MAX_UPLOAD_BYTES, actual_size=size or MAX_UPLOAD_BYTES + 1)
 
 
 class Server:
@@ -192,11 +199,11 @@ class Server:
     async def painting(self, request: web.Request) -> web.Response:
         client = self.client(request)
         if request.content_length and request.content_length > MAX_UPLOAD_BYTES:
-            raise _error(web.HTTPRequestEntityTooLarge, _too_large())
+            raise _too_large(request.content_length)
         try:
             data = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise _error(web.HTTPRequestEntityTooLarge, _too_large()) from None
+            raise _too_large(None) from None
         if not data:
             raise _error(web.HTTPBadRequest, "the upload is empty; send the image as the body")
         loop = asyncio.get_running_loop()
@@ -222,7 +229,7 @@ class Server:
         return web.json_response({"clients": len(self.clients),
                                   "max_clients": self.config.max_clients,
                                   "engines": self.pool.loaded(),
-                                  "stream": self.broadcast is not None})
+                                  "stream": self.broadcast and self.broadcast.worker.showing})
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")
@@ -251,11 +258,6 @@ class Server:
         await asyncio.gather(*(c.close() for c in list(self.clients.values())))
         if self.broadcast is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.broadcast.stop)
-
-
-def _too_large() -> str:
-    return (f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB; send a smaller image "
-            "(the painting is used at a few hundred px anyway)")
 
 
 async def _json(request: web.Request) -> dict:

@@ -73,7 +73,8 @@ class Client:
         self.id = secrets.token_urlsafe(9)
         self.pool = pool
         self.controls = Controls(style_key)
-        pool.acquire(style_key, style_spec)
+        self._spec = style_spec
+        self._holds = False  # an engine is acquired (only once the offer was accepted)
         self.painting_key: str | None = None  # this client's uploaded painting, if any
         self.latencies: deque[float] = deque(maxlen=300)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN/TURN
@@ -107,6 +108,8 @@ class Client:
                 t.sender.replaceTrack(self.track)
                 t.direction = "sendrecv"
         await pc.setLocalDescription(await pc.createAnswer())
+        self.pool.acquire(self.controls.style, self._spec)
+        self._holds = True
         self.worker.start()
         return pc.localDescription.sdp
 
@@ -120,7 +123,7 @@ class Client:
             pass
 
     def set_style(self, key: str, spec) -> None:
-        if key == self.controls.style:
+        if key == self.controls.style or not self._holds:
             return
         self.pool.acquire(key, spec)
         old, self.controls.style = self.controls.style, key
@@ -148,5 +151,6 @@ class Client:
         await self.pc.close()
         if self.worker.is_alive():
             await asyncio.get_running_loop().run_in_executor(None, self.worker.join, 5)
-        self.pool.release(self.controls.style)
+        if self._holds:
+            self.pool.release(self.controls.style)
         self.closed.set()  # the server forgets it only now that it holds nothing

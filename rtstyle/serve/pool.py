@@ -4,8 +4,10 @@ the last client using it lets go.
 Clients name styles by menu id (`style:NAME`, `painting:NAME`, `upload:ID`); the pool
 maps the id to what `open_engine` takes. Loading (seconds for a compiled net) happens on
 a loader thread so no client's video stalls; until then `get` returns None and the
-client shows its camera unstylised. `run` holds the engine's lock: backends differ in
-whether one session may run on two threads at once, so none are asked to.
+client shows its camera unstylised. Loads happen one at a time (exporting and compiling
+a graph is not thread-safe in torch, and two at once only halve each other's speed).
+`run` holds the engine's lock: backends differ in whether one session may run on two
+threads at once, so none are asked to.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class EnginePool:
         self.backend, self.threads, self.swap = backend, threads, swap
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
 
     def acquire(self, key: str, spec: str | Path) -> None:
         """Count one more user of `key`; start loading it if nobody had it."""
@@ -63,7 +66,10 @@ class EnginePool:
 
     def _load(self, key: str, entry: _Entry) -> None:
         try:
-            engine = open_engine(entry.spec, self.backend, self.threads, self.swap)
+            with self._loading:
+                if self._entries.get(key) is not entry:
+                    return  # everyone left before its turn came
+                engine = open_engine(entry.spec, self.backend, self.threads, self.swap)
         except Exception as e:  # shown to the client that picked it; others keep going
             entry.error = str(e)
             return
