@@ -1,0 +1,198 @@
+"""Figures for `rtstyle serve` at 640x480 with udnie-lite (issue 13).
+
+  1. FPS that 1, 2 and 4 Chromium pages receive (WebRTC getStats) and the server-side
+     latency (frame received -> stylised frame handed to the encoder), p50/p95;
+  2. flicker (rtstyle.metrics.flicker) of the live path with and without --stabilize,
+     vtest.avi as the source, and the FPS the live path keeps;
+  3. FPS an OpenCV client reads from /stream.mjpg (a 30 fps 640x480 source).
+
+The browser runs with the server in a loopback-only network namespace (as in the test).
+Usage (a few minutes): RTSTYLE_ASSETS=... nice python benchmarks/serve_figures.py OUT.json
+[--seconds 15] [--screenshot docs/serve-page.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+ASSETS = Path(os.environ.get("RTSTYLE_ASSETS", ROOT.parent / "shared" / "assets"))
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu,
+            "cores": os.cpu_count(), "load_avg": os.getloadavg()}
+
+
+def browser_clients(tmp: Path, seconds: float, shot: Path | None) -> list[dict]:
+    from serve_browser_driver import in_loopback_namespace
+    from test_serve_browser import make_camera
+
+    y4m, _ = make_camera(tmp, (640, 480), ASSETS / "photos" / "tubingen.jpg")
+    rows = []
+    for n in (1, 2, 4):
+        out, cwd = tmp / f"out{n}", tmp / f"cwd{n}"
+        out.mkdir()
+        cwd.mkdir()
+        load = os.getloadavg()
+        r = in_loopback_namespace(["--y4m", str(y4m), "--out", str(out), "--cwd", str(cwd),
+                                   "--clients", str(n), "--seconds", str(seconds), "--",
+                                   "--max-clients", "4"])
+        if r.returncode:
+            raise SystemExit(r.stderr[-3000:])
+        got = json.loads((out / "result.json").read_text())
+        got["load_avg_before"] = load
+        rows.append(got)
+        print(json.dumps({k: got[k] for k in ("clients", "size", "fps")}), flush=True)
+        if shot is not None and n == 1:
+            cv2.imwrite(str(shot), cv2.imread(str(out / "clients-1.png")))
+    return rows
+
+
+def live_flicker(seconds: float) -> dict:
+    """The server's live path (capture thread -> newest slot -> worker) on vtest.avi."""
+    from rtstyle.live.capture import CaptureThread
+    from rtstyle.live.sources import open_source
+    from rtstyle.metrics import flicker
+    from rtstyle.serve.pool import EnginePool
+    from rtstyle.serve.worker import Controls, FrameWorker
+
+    pool = EnginePool()
+    pool.acquire("style:udnie-lite", "udnie-lite")
+    while pool.state("style:udnie-lite") == "loading":
+        time.sleep(0.2)
+    rows = {}
+    for stabilize in (False, True, False, True):  # A B A B: load drifts
+        content, styled, pending = [], [], {}
+
+        def decode(img, pending=pending):
+            pending["c"] = img
+            return img
+
+        def deliver(frame, t, content=content, styled=styled, pending=pending):
+            content.append(pending["c"])
+            styled.append(frame)
+
+        worker = FrameWorker(pool, Controls("style:udnie-lite"), deliver, stabilize, decode)
+        source = open_source(str(ASSETS / "videos" / "vtest.avi"), (640, 480))
+        cap = CaptureThread(source, worker.slot, (640, 480))
+        worker.start()
+        cap.start()
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        cap.stop()
+        worker.stop()
+        cap.join(5)
+        worker.join(5)
+        dt = time.monotonic() - t0
+        key = "stabilized" if stabilize else "plain"
+        row = rows.setdefault(key, {"flicker": [], "fps": [], "work_ms_p50": []})
+        row["flicker"].append(round(flicker(styled, content), 3))
+        row["fps"].append(round(len(styled) / dt, 1))
+        row["work_ms_p50"].append(round(float(np.median(worker.work_ms)), 1))
+        rows["content_flicker"] = round(flicker(content, content), 3)
+        rows["source_fps"] = source.fps
+    pool.release("style:udnie-lite")
+    rows["reduction"] = round(1 - np.mean(rows["stabilized"]["flicker"])
+                              / np.mean(rows["plain"]["flicker"]), 3)
+    return rows
+
+
+def every_frame_flicker(frames: int = 60) -> dict:
+    """The same worker with no frame dropped (what a machine that keeps up gets): plain,
+    the reduced-size flow used live, and the full-size flow of `rtstyle video`."""
+    from rtstyle.metrics import flicker
+    from rtstyle.serve.pool import EnginePool
+    from rtstyle.serve.worker import Controls, FrameWorker
+    from rtstyle.video.stabilize import Stabilizer
+
+    cap = cv2.VideoCapture(str(ASSETS / "videos" / "vtest.avi"))
+    content = [cv2.resize(cap.read()[1], (640, 480), interpolation=cv2.INTER_AREA)
+               for _ in range(frames)]
+    cap.release()
+    pool = EnginePool()
+    pool.acquire("style:udnie-lite", "udnie-lite")
+    while pool.state("style:udnie-lite") == "loading":
+        time.sleep(0.2)
+    out = {"frames": frames, "content": round(flicker(content, content), 3)}
+    for name, stab in (("plain", None), ("reduced_flow", True), ("full_flow", Stabilizer())):
+        worker = FrameWorker(pool, Controls("style:udnie-lite"), lambda f, t: None,
+                             stabilize=stab is True)
+        if isinstance(stab, Stabilizer):
+            worker.stabilizer = stab
+        t0 = time.perf_counter()
+        styled = [worker.process(c) for c in content]
+        out[name] = {"flicker": round(flicker(styled, content), 3),
+                     "ms_per_frame": round((time.perf_counter() - t0) / frames * 1000, 1)}
+    pool.release("style:udnie-lite")
+    for name in ("reduced_flow", "full_flow"):
+        out[name]["reduction"] = round(1 - out[name]["flicker"] / out["plain"]["flicker"], 3)
+    return out
+
+
+def mjpeg_fps(tmp: Path, seconds: float) -> dict:
+    import subprocess
+
+    from serve_helpers import running_server
+
+    from rtstyle.video.ffmpeg import ffmpeg_exe
+
+    video = tmp / "still30.y4m"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-r", "30", "-i",
+                    str(ASSETS / "photos" / "tubingen.jpg"), "-vf",
+                    "scale=640:480,format=yuv420p", "-t", "4", str(video)], check=True)
+    cwd = tmp / "cwd-mjpeg"
+    cwd.mkdir()
+    with running_server("--source", str(video), cwd=cwd) as (url, _):
+        time.sleep(5)  # engine load and warm-up
+        cap = cv2.VideoCapture(url + "stream.mjpg", cv2.CAP_FFMPEG)
+        for _ in range(10):
+            cap.read()
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < seconds and cap.read()[0]:
+            n += 1
+        cap.release()
+    return {"source": "640x480 30 fps (still photo, y4m)", "fps": round(n / (time.monotonic()
+                                                                          - t0), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--screenshot", type=Path, default=None)
+    ap.add_argument("--only", choices=["browser", "flicker", "mjpeg"], default=None)
+    a = ap.parse_args()
+    result = {"machine": machine(), "command": " ".join(sys.argv)}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        if a.only in (None, "flicker"):
+            result["every_frame_flicker"] = every_frame_flicker()
+            print(json.dumps(result["every_frame_flicker"]), flush=True)
+            result["live_flicker"] = live_flicker(a.seconds)
+            print(json.dumps(result["live_flicker"]), flush=True)
+        if a.only in (None, "mjpeg"):
+            result["mjpeg"] = mjpeg_fps(tmp, a.seconds)
+            print(json.dumps(result["mjpeg"]), flush=True)
+        if a.only in (None, "browser"):
+            result["browser"] = browser_clients(tmp, a.seconds, a.screenshot)
+    result["machine"]["load_avg_after"] = os.getloadavg()
+    a.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
