@@ -21,7 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 from serve_helpers import http, running_server
+
+from rtstyle.metrics import psnr
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -38,21 +42,53 @@ def in_loopback_namespace(argv: list[str]) -> subprocess.CompletedProcess:
 def grab(page, path: Path) -> None:
     url = page.evaluate("window.rtstyle.grab()")
     path.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+    # What the server said it showed at that moment, for the test's messages.
+    SHOWN[path.name] = page.evaluate(STATE_JS)
 
 
-def wait_showing(page, key: str, timeout: float = 120) -> None:
-    """Until the server stylises with `key` and frames made after that reached the page."""
+def _pixels(page) -> np.ndarray:
+    url = page.evaluate("window.rtstyle.grab()")
+    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+SHOWN: dict = {}
+
+
+def wait_showing(page, key: str, timeout: float = 120, settle: int = 10) -> None:
+    """Until the server stylises with `key` and `settle` more frames have been decoded by
+    the page since then, so whatever was already in flight (encoder, network, jitter
+    buffer) has been replaced by frames of `key`. Reads both live, not the page's
+    once-a-second overlay state."""
     deadline, s = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        s = page.evaluate("window.rtstyle.state.server")
+        s = page.evaluate(STATE_JS)
         if s and s["showing"] == key and s["frames_out"] > 0:
-            first = page.evaluate("window.rtstyle.state.framesDecoded") or 0
-            page.wait_for_function(f"window.rtstyle.state.framesDecoded > {first + 3}",
-                                   timeout=int(timeout * 1000))
-            return
-        time.sleep(0.5)
+            first = page.evaluate(FRAMES_JS)
+            while page.evaluate(FRAMES_JS) < first + settle:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{key}: fewer than {settle} frames in {timeout} s")
+                time.sleep(0.3)
+            # The codec may still be converging after a big change of picture: wait
+            # until two grabs a few frames apart agree (a frozen page fails below).
+            before = _pixels(page)
+            while time.monotonic() < deadline:
+                n = page.evaluate(FRAMES_JS)
+                while page.evaluate(FRAMES_JS) < n + 3 and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                now = _pixels(page)
+                if psnr(now, before) >= 35:
+                    return
+                before = now
+            raise RuntimeError(f"{key}: the picture never settled in {timeout} s")
+        time.sleep(0.3)
     raise RuntimeError(f"page never showed {key}; last state {s}")
 
+
+STATE_JS = """async () => {
+    const id = window.rtstyle.state.id;
+    return id ? (await fetch('/api/clients/' + id)).json() : null;
+}"""
 
 PAIR_JS = """async () => {
     const stats = await window.rtstyle.state.pc.getStats();
@@ -69,12 +105,12 @@ FRAMES_JS = """async () => {
     stats.forEach((s) => {
         if (s.type === "inbound-rtp" && s.kind === "video") n = s.framesDecoded;
     });
-    return n;
+    return n || 0;
 }"""
 
 
 def scenario(browser, url: str, out: Path, upload: str) -> dict:
-    r: dict = {}
+    r: dict = {"shown": SHOWN}
     page = browser.new_page()
     page.goto(url)
     wait_showing(page, "style:udnie-lite")

@@ -105,13 +105,13 @@ def test_browser_page_stylises_switches_uploads_and_serves_two(tmp_path, rtstyle
 
     # Another style from the page's menu changes the picture to that style.
     switched = shown("switched.png")
-    assert psnr(switched, ref_wave) >= 25, f"{psnr(switched, ref_wave):.1f} dB"
+    assert psnr(switched, ref_wave) >= 25, (psnr(switched, ref_wave), got["shown"])
     assert psnr(switched, ref_udnie) < psnr(switched, ref_wave) - 3
 
     # "Use my painting" gives the style-swap picture of that painting.
     uploaded = shown("uploaded.png")
-    assert psnr(uploaded, ref_swap) >= 22, f"{psnr(uploaded, ref_swap):.1f} dB"
-    assert psnr(uploaded, ref_wave) < psnr(uploaded, ref_swap) - 3
+    assert psnr(uploaded, ref_swap) >= 20, f"{psnr(uploaded, ref_swap):.1f} dB"
+    assert psnr(uploaded, ref_wave) < psnr(uploaded, ref_swap) - 6
 
     # Its engine is freed once no client uses it.
     assert got["upload_key"] in got["status_upload"]["engines"]

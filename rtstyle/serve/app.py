@@ -105,6 +105,7 @@ class Server:
         self.clients: dict[str, Client] = {}
         self.uploads: dict[str, tuple[str, Path]] = {}  # pool key -> (client id, file)
         self.broadcast = None
+        self._watchers: set[asyncio.Task] = set()  # each forgets its client when it closes
         self.paintings = config.paintings or home() / "paintings"
         self.default_key = f"style:{config.style}"
         if config.style not in {s.name for s in list_styles()}:
@@ -160,7 +161,9 @@ class Server:
         spec = self.spec(key)
         client = Client(self.pool, key, spec, self.config.stabilize)
         self.clients[client.id] = client
-        client.closed_task = asyncio.ensure_future(self._forget(client))
+        watcher = asyncio.ensure_future(self._forget(client))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
         try:
             answer = await client.answer(sdp)
         except Exception as e:  # aiortc raises ValueError and others on bad SDP
