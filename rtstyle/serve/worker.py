@@ -105,21 +105,24 @@ class FrameWorker(threading.Thread):
             self.deliver(out, got.t_capture)
 
     def process(self, image: np.ndarray) -> np.ndarray:
+        # Read the controls once: the page may change them while this frame is worked on,
+        # and the label must name the style this frame was really made with.
         c = self.controls
-        if not c.stylised:
+        style, strength, stylised = c.style, c.strength, c.stylised
+        if not stylised:
             self.showing = "original"
             return image
-        styled = self.pool.run(c.style, image)
+        styled = self.pool.run(style, image)
         if styled is None:
-            state = self.pool.state(c.style)
+            state = self.pool.state(style)
             self.showing = "original (style loading)" if state == "loading" else \
                 f"original ({state})"
             return image
-        out = adjust(image, styled, c.strength)
+        out = adjust(image, styled, strength)
         if self.stabilizer is not None:
-            if self._last_style != c.style:
+            if self._last_style != style:
                 self.stabilizer.reset()
             out = self.stabilizer(image, out)
-        self._last_style = c.style
-        self.showing = c.style
+        self._last_style = style
+        self.showing = style
         return out
