@@ -46,11 +46,11 @@ def parse_size(text: str, what: str = "--size") -> Size:
 
 def check_size(w: int, h: int, what: str = "--size") -> Size:
     if min(w, h) < MIN_SIDE:
-        raise RtstyleError(f"size {w}x{h} ({what}) is impossible, too small; frames need at least {MIN_SIDE} px "
-                           "per side")
+        raise RtstyleError(f"size {w}x{h} ({what}) is impossible, too small; frames need "
+                           f"at least {MIN_SIDE} px per side")
     if max(w, h) > MAX_SIDE:
-        raise RtstyleError(f"size {w}x{h} ({what}) is impossible, too large; rtstyle takes at most {MAX_SIDE} px "
-                           "per side (scale the input down first)")
+        raise RtstyleError(f"size {w}x{h} ({what}) is impossible, too large; rtstyle takes "
+                           f"at most {MAX_SIDE} px per side (scale the input down first)")
     return Size(w, h)
 
 
