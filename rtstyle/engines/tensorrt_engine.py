@@ -7,7 +7,7 @@ the cache) for each frame size on first sight, with a profile fixed to that size
 opened from an exported engine file, frames outside its profile are resized to the
 profile's optimum size and back.
 
-Written against TensorRT 10; not verified on a GPU yet (see README, Verification status).
+Written against TensorRT 10; not verified on a GPU yet (see docs/status.md).
 """
 
 from __future__ import annotations
