@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.live.pipeline import Controls, Pipeline
 
     load = functools.partial(open_engine, backend=args.backend, threads=args.threads,
-                             swap=budget)
+                             swap=budget, precision=args.precision)
 
     source = open_source(args.source, size, demo=args.demo)
     try:
