@@ -144,3 +144,40 @@ def test_mixed_precision_keeps_norms_and_head_in_fp32(tmp_path):
     with torch.inference_mode():
         got = FrameModel(mixed)(torch.from_numpy(frames)).numpy()
     assert got.shape == frames.shape and psnr(got, want) >= 30.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("arch", ["fst", "lite"])
+def test_torch_cuda_fp16_matches_fp32_and_graphs_match_eager(tmp_path, arch):
+    from rtstyle.engines.torch_cuda_engine import TorchCudaEngine
+    from rtstyle.metrics import psnr
+    from rtstyle.styles.modelfile import load_net
+
+    path = _model(tmp_path, arch)
+    fast = open_engine(str(path), "torch-cuda")
+    assert fast.backend == "torch-cuda-fp16"
+    assert open_engine(str(path), "torch-cuda", precision="fp32").backend == "torch-cuda-fp32"
+    eager = TorchCudaEngine(load_net(path)[0], "eager", "fp16", graphs=False)
+    for hw, n in [((480, 640), 1), ((97, 131), 3), ((480, 640), 2)]:
+        frames = _frames(*hw, n=n)
+        want = open_engine(str(path), "torch").run(frames)  # fp32, TF32 off
+        got = fast.run(frames)
+        assert got.shape == frames.shape and psnr(got, want) >= 35.0, (hw, n)
+        assert np.abs(got.astype(int) - eager.run(frames).astype(int)).max() <= 1
+        kept = got.copy()
+        assert psnr(fast.run(255 - frames), got) < 30  # the next replay is new output...
+        assert np.array_equal(got, kept)  # ...and does not overwrite what was returned
+    assert fast.use_graphs and len(fast.graphs) == 3  # one CUDA graph per shape
+
+
+def test_onnxruntime_install_problems_name_the_fix():
+    from rtstyle.engines.onnxruntime_engine import install_problem
+
+    both = ["onnxruntime", "onnxruntime-gpu"]
+    assert "pip uninstall -y onnxruntime onnxruntime-gpu" in install_problem("cuda", both, None)
+    assert install_problem("cpu", both, None) is None  # the CPU provider is in either
+    assert install_problem("cuda", ["onnxruntime-gpu"], None) is None
+    assert "TensorRT 10" in install_problem("trt", ["onnxruntime-gpu"], "11.0.1")
+    assert "tensorrt>=10,<11" in install_problem("trt", ["onnxruntime-gpu"], None)
+    assert install_problem("trt", ["onnxruntime-gpu"], "10.13.2") is None

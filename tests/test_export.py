@@ -219,6 +219,19 @@ def test_size_and_profile_parsing():
         parse_profile("640x480")
 
 
+def test_tensorrt_profile_shapes_follow_the_graph_input():
+    """Profiles name the graph's real input in its own layout, and keep its fixed dims."""
+    from rtstyle.export.tensorrt import input_shapes
+
+    p = parse_profile("320x240:640x480:1280x720")
+    assert input_shapes([-1, -1, -1, 3], "frames", p) == (
+        (1, 240, 320, 3), (1, 480, 640, 3), (4, 720, 1280, 3))
+    assert input_shapes([-1, 3, -1, -1], "rgb255", p) == (
+        (1, 3, 240, 320), (1, 3, 480, 640), (4, 3, 720, 1280))
+    fixed = Profile.fixed(240, 320)  # a foreign graph fixed to 1x3x240x320
+    assert set(input_shapes([1, 3, 240, 320], "rgb255", fixed)) == {(1, 3, 240, 320)}
+
+
 def test_engine_file_round_trip_and_truncation(tmp_path):
     header = {"gpu": "NVIDIA Test", "compute": "8.9", "tensorrt": "10.0.0",
               "precision": "fp16", "profile": [[480, 640], [480, 640], [480, 640]]}
