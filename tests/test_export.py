@@ -153,7 +153,7 @@ def test_auto_picks_the_fastest_available_backend(udnie_home, monkeypatch):
 
     monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
     found = available_backends()
-    order = ["tensorrt", "onnxruntime-cuda", "openvino", "onnxruntime", "torch"]
+    order = ["tensorrt", "torch-cuda", "onnxruntime-cuda", "openvino", "onnxruntime", "torch"]
     assert found == [b for b in order if b in found] and found[-2:] == ["onnxruntime", "torch"]
     engine = open_engine("udnie", "auto", threads=2)
     assert engine.backend.startswith(found[0].split("-")[0])
