@@ -231,3 +231,18 @@ def test_low_precision_peaks_are_native_or_say_why_not():
         assert (rec["gflops_per_s"] and rec["gflops_per_s"] > 0) or "not native" in rec["reason"]
     if native("bf16", cpu_flags()):
         assert peaks["bf16"]["gflops_per_s"], peaks["bf16"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU answer")
+def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu-check.sh"
+    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHON": sys.executable})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1 and "no CUDA GPU" in lines[0], r.stdout
+    assert r.stderr == ""
