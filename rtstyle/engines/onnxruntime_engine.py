@@ -135,10 +135,10 @@ class OrtSession:
         problem = install_problem(device, installed(), _tensorrt_version())
         if problem:
             raise RtstyleError(problem)
-        profile = Profile.fixed(*fixed_size) if fixed_size else (
-            parse_profile(profile_hint) if profile_hint else None)
-        name, dims = "frames", None
+        profile, name, dims = None, "frames", None
         if device == "trt":
+            profile = Profile.fixed(*fixed_size) if fixed_size else (
+                parse_profile(profile_hint) if profile_hint else None)
             load_gpu_libraries(device)
             path, name, dims = _trt_graph(path, cache_dir)
         elif device != "cpu":
@@ -177,7 +177,7 @@ class OrtSession:
         except Exception as e:  # ORT's EPFail / RuntimeException types
             if self.device == "cpu":
                 raise
-            raise RtstyleError(f"{self.first} failed on its first frames "
+            raise RtstyleError(f"{self.first} failed while running "
                                f"({str(e).splitlines()[0][:160]}); use --backend "
                                "onnxruntime-cuda or onnxruntime") from e
         if not self.checked:
