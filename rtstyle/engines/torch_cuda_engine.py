@@ -31,7 +31,6 @@ from torch import nn
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.engines.registry import Backend, register
 from rtstyle.engines.torch_engine import refuses
-from rtstyle.nets.frames import FrameModel
 
 if TYPE_CHECKING:
     from rtstyle.styles.catalogue import Style
@@ -71,6 +70,20 @@ class MixedPrecision(nn.Module):
         return self.net(x).float()
 
 
+class GraphFrames(nn.Module):
+    """uint8 BGR NHWC frames in and out, like nets.frames.FrameModel, but with the channel
+    swap as a flip: FrameModel's list index makes a CPU index tensor and a host-to-device
+    copy on every call, which a CUDA graph cannot capture."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        rgb = self.net(frames.permute(0, 3, 1, 2).flip(1).float())
+        return rgb.clamp(0.0, 255.0).round().to(torch.uint8).flip(1).permute(0, 2, 3, 1)
+
+
 class TorchCudaEngine(Engine):
     """A transform net on the GPU through torch, fp16 by default, replayed as CUDA graphs."""
 
@@ -84,7 +97,7 @@ class TorchCudaEngine(Engine):
             # fp32 means fp32: no TF32 (10-bit mantissa) convolutions behind its back.
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        self.model = FrameModel(MixedPrecision(net, DTYPES[precision])).eval().to(self.device)
+        self.model = GraphFrames(MixedPrecision(net, DTYPES[precision])).eval().to(self.device)
         self.use_graphs = graphs and self.device.type == "cuda"
         self.graphs: OrderedDict[tuple, tuple[Any, torch.Tensor, torch.Tensor]] = OrderedDict()
 
@@ -123,11 +136,12 @@ class TorchCudaEngine(Engine):
             x = x.pin_memory().to(self.device, non_blocking=True)
         entry = self._graph(tuple(x.shape)) if self.use_graphs else None
         if entry is None:
-            return self._eager(x).cpu().numpy()
+            return self._eager(x).contiguous().cpu().numpy()
         graph, static_in, static_out = entry
         static_in.copy_(x)
         graph.replay()
-        return static_out.cpu().numpy()  # a copy: the next replay overwrites static_out
+        # a copy: the next replay overwrites static_out
+        return static_out.contiguous().cpu().numpy()
 
     def close(self) -> None:
         self.graphs.clear()
