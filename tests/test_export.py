@@ -5,6 +5,7 @@ The exports run in real ONNX Runtime (and OpenVINO when installed) sessions on C
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import cv2
@@ -207,6 +208,16 @@ def test_bad_inputs_give_one_clear_error(udnie_home, tmp_path, monkeypatch):
                match="needs an NVIDIA GPU")
         _fails("image", str(photo), "--style", "udnie", "--backend", "onnxruntime-cuda",
                "-o", str(tmp_path / "o.png"), match="nearest thing that works")
+
+
+def test_precision_option_errors_are_one_line(udnie_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
+    photo, out = str(asset("photos/bike.jpg")), str(tmp_path / "o.png")
+    _fails("image", photo, "--style", "udnie", "--backend", "torch", "--precision", "bf16",
+           "-o", out, match="does not take --precision bf16")
+    if importlib.util.find_spec("openvino"):
+        _fails("image", photo, "--style", "udnie", "--backend", "openvino", "--precision",
+               "int8", "-o", out, match="needs an int8 export")
 
 
 def test_size_and_profile_parsing():
