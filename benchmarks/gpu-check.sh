@@ -11,7 +11,7 @@
 # Works with only torch-CUDA and CPU onnxruntime: TensorRT and onnxruntime-gpu parts are
 # left out with one line each. Without a GPU it says so in one line and exits 0.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
