@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
         check_writable(dst)
 
-    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args))
+    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
+                         precision=args.precision)
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src), args.max_size)
         styled = engine.run(img[None])[0]

@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                   source=args.source, demo=args.demo,
                   size=parse_size(args.size, "--size") if args.size else None,
                   backend=args.backend, threads=args.threads, swap=swap_budget(args),
+                  precision=args.precision,
                   controls=Controls(args.strength, args.preserve_colors, args.mirror),
                   loop=args.loop, max_frames=args.max_frames,
                   reconnect_timeout=args.reconnect_timeout, record_to=args.record,

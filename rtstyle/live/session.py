@@ -38,6 +38,7 @@ class LiveRun:
     size: Size | None = None  # None: the camera's default, or a file's own size
     backend: str = "auto"
     threads: int | None = None
+    precision: str = "auto"  # see engines/precision.py
     swap: Any = None  # engines.swap.Budget for paintings
     controls: Controls = field(default_factory=Controls)
     loop: bool = False
@@ -69,7 +70,7 @@ def run_live(run: LiveRun) -> dict[str, Any]:
     """Run until the source ends, `max_frames`, quit or Ctrl-C/SIGTERM; returns the stats,
     whose "error" says why a run that failed midway ended (everything is cleaned up)."""
     load = functools.partial(open_engine, backend=run.backend, threads=run.threads,
-                             swap=run.swap)
+                             swap=run.swap, precision=run.precision)
     source = open_source(run.source, run.size, demo=run.demo)
     sinks: list[Sink] = []
     pipeline: Pipeline | None = None
