@@ -271,7 +271,13 @@ def _import_onnx(path: Path, name: str) -> Style:
                            "NCHW RGB; export it with `rtstyle export`")
     if all(fixed):  # a fixed input size is what every frame will be resized to
         check_size(fixed[1], fixed[0], f"declared input of {path.name}")
-    meta = get_metadata(proto)
+    try:
+        meta = get_metadata(proto)
+    except ValueError as e:
+        raise RtstyleError(f"{path} has rtstyle metadata that is not JSON ({e}); re-export "
+                           "it") from e
+    if not isinstance(meta, dict):
+        raise RtstyleError(f"{path} has rtstyle metadata that is not a JSON object; re-export it")
     source, licence = PUBLISHED.get(name, (f"imported ONNX {path.name}", UNKNOWN_LICENCE))
     meta = {"style": name, "source": source, "licence": licence, "arch": "onnx",
             **meta, "onnx_io": io, "fixed_size": fixed if all(fixed) else None,
