@@ -175,14 +175,14 @@ def test_bad_style_names_are_refused_before_any_work(capsys, rtstyle_home, tmp_p
 #    size their declared shape needs.
 
 @pytest.mark.parametrize("filename", ["../../secret.bin", "../../../../../../etc/passwd",
-                                      "/dev/zero", "link", "fifo", "sub"])
+                                      "link", "sub"])
 def test_manifest_cannot_read_outside_its_folder(capsys, rtstyle_home, tmp_path, filename):
+    """(/dev/zero and FIFOs, which a regression would read forever, are in the bounded run.)"""
     ml5 = ml5_folder(tmp_path / "a" / "b" / "ckpt")
     shape = _fst_tf_shapes()["Variable"]
     secret = tmp_path / "a" / "secret.bin"  # what "../../secret.bin" names from ckpt's files
     secret.write_bytes(bytes(4 * int(np.prod(shape))))  # exactly the size conv1 needs
     (ml5 / "link").symlink_to(secret)
-    os.mkfifo(ml5 / "fifo")
     (ml5 / "sub").mkdir()
     set_entry(ml5, "Variable", filename=filename)
     line = one_line_error(run(capsys, "styles", "import", ml5, "--name", "x"))
