@@ -55,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
-    from rtstyle.limits import check_count, parse_size
+    from rtstyle.limits import check_count, check_threads, parse_size
     from rtstyle.live.controls import Controls
     from rtstyle.live.menu import build_menu
     from rtstyle.live.session import LiveRun, run_live
 
     check_strength(args.strength)
+    check_threads(args.threads)
     if args.no_display and not (args.record or args.max_frames or args.stats_json
                                 or args.virtual_camera):
         raise RtstyleError("--no-display needs --record OUT.mp4, --max-frames N, "

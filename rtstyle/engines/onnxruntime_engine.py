@@ -205,14 +205,14 @@ def _trt_graph(path: Path, cache_dir: Path | None) -> tuple[Path, str, list[int]
 
 
 def open_net(style: Style, threads: int | None, device: str) -> GraphEngine:
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
     from rtstyle.styles.exports import onnx_file
 
     meta = style.meta
     # CUDA gets the fp16 graph of a catalogue style (instance norm kept fp32).
     source = onnx_file(style, "fp16" if device == "cuda" and not style.is_onnx else "fp32")
     session = OrtSession(source, device, threads, fixed_size=meta.get("fixed_size"),
-                         cache_dir=home() / "cache" / "onnxruntime-trt",
+                         cache_dir=cache_dir("onnxruntime-trt") if device == "trt" else None,
                          profile_hint=meta.get("profile_hint"),
                          io=meta.get("onnx_io", "frames"))
     return GraphEngine(session, session.input, style.name, f"onnxruntime-{device}",

@@ -81,9 +81,9 @@ class OpenVinoSession:
 
 
 def _cache_dir() -> Path:
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
 
-    return home() / "cache" / "openvino"
+    return cache_dir("openvino")
 
 
 def open_net(style: Style, threads: int | None, precision: str | None = None) -> GraphEngine:

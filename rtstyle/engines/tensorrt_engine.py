@@ -149,10 +149,10 @@ def _refuses(style: Style) -> str | None:
 def open_net(style: Style, threads: int | None) -> TensorRTEngine:
     """A style's net built into a plan per frame size, or an exported engine file, which
     rebuilds itself from the ONNX inside it when it was built for another GPU or TensorRT."""
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
     from rtstyle.styles.exports import onnx_file
 
-    cache = home() / "cache" / "tensorrt"
+    cache = cache_dir("tensorrt")
     if style.is_engine_file:
         require_tensorrt()
         engine_file = EngineFile.read(style.path)
