@@ -3,9 +3,10 @@
 Run: python benchmarks/swap_measure.py figures PHOTO PAINTING PAINTING2 --out FILE.json
      python benchmarks/swap_measure.py grid PHOTOS_DIR PAINTINGS_DIR --out GRID.png
 Speeds are median ms per frame after warm-up. The quality cost of a budget option is the
-PSNR (dB) of its output against a reference budget and the relative distance of its swapped
-relu3_1 features to the reference's: style-size limits against the style at 512 px, patch
-subsampling and bf16 against all patches of the 256 px style in fp32.
+PSNR (dB) of its output against a reference and the relative distance of its swapped
+relu3_1 features to the reference's: style-size limits against the style at 512 px, the
+matching's rank, patch subsampling and bf16 against the exact cosine match (every patch,
+full dimension) of the 256 px style in fp32. The reference is the exact match throughout.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rtstyle.engines.swap import Budget, SwapEngine, load_painting, open_swap_en
 from rtstyle.files import write_bytes_atomic
 from rtstyle.metrics import psnr
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
-from rtstyle.swap.op import normalise, swap
+from rtstyle.swap.op import style_patches, swap, swap_indexed
 
 SIZES = {"320x240": (240, 320), "640x480": (480, 640)}
 
@@ -56,22 +57,31 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
     with torch.inference_mode():
         content = rt.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
 
-    def swapped(b: Budget) -> tuple[torch.Tensor, np.ndarray, int, float]:
-        patches = rt.encode(load_painting(painting, b.style_size), b.max_patches)
+    def swapped(b: Budget, exact: bool = False) -> tuple[torch.Tensor, np.ndarray, int, float]:
+        image = load_painting(painting, b.style_size)
         with torch.inference_mode():
-            normed = normalise(patches)
-            if b.precision == "bf16":
-                normed = normed.bfloat16()
-            t0 = time.perf_counter()
-            out = swap(content, patches, normed)
+            if exact:
+                style = rt.encoder(frames_to_rgb(torch.from_numpy(image[None])))["relu3_1"]
+                patches = style_patches(style, b.max_patches)
+                n = patches.shape[0]
+                t0 = time.perf_counter()
+                out = swap(content, patches)
+            else:
+                index = rt.encode(image, b)
+                columns, basis, codes = index
+                if b.precision == "bf16":
+                    basis, codes = basis.bfloat16(), codes.bfloat16()
+                n = columns.shape[1]
+                t0 = time.perf_counter()
+                out = swap_indexed(content, columns, basis, codes)
             ms = (time.perf_counter() - t0) * 1000
             img = rgb_to_frames(rt.model.decoder(out))[0].numpy()
-        return out, img, patches.shape[0], ms
+        return out, img, n, ms
 
     result = {}
     for family, (reference, options) in families.items():
-        ref_feat, ref_img, ref_n, ref_ms = swapped(reference)
-        rows = {"reference": {"budget": str(reference), "patches": ref_n,
+        ref_feat, ref_img, ref_n, ref_ms = swapped(reference, exact=True)
+        rows = {"reference": {"budget": f"{reference}, exact match", "patches": ref_n,
                               "swap_ms": round(ref_ms, 1)}}
         for label, b in options.items():
             feat, img, n, ms = swapped(b)
@@ -135,7 +145,7 @@ def main() -> None:
                                f"{torch.get_num_threads()} torch threads available",
                     "threads": args.threads, "style_size": 256, "speed_ms": {},
                     "switch_ms": {}}
-    for backend, precision in [("torch", "fp32"), ("onnxruntime", "fp32"), ("torch", "bf16")]:
+    for backend, precision in [("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")]:
         engine = open_swap_engine(args.painting, backend, args.threads,
                                   Budget(precision=precision))
         label = f"{engine.backend} {precision}"
@@ -152,7 +162,9 @@ def main() -> None:
         "style-size limit (vs style at 512 px)": (Budget(style_size=512), {
             "style 384 px": Budget(style_size=384), "style 256 px": Budget(style_size=256),
             "style 128 px": Budget(style_size=128)}),
-        "patch subsampling and precision (vs 256 px, all patches, fp32)": (Budget(), {
+        "rank, patch subsampling and precision (vs 256 px, exact match, fp32)": (Budget(), {
+            "rank 16": Budget(rank=16), "rank 32": Budget(rank=32),
+            "rank 64 (default)": Budget(rank=64), "rank 128": Budget(rank=128),
             "max 1024 patches": Budget(max_patches=1024),
             "max 512 patches": Budget(max_patches=512),
             "max 256 patches": Budget(max_patches=256),
