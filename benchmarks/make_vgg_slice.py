@@ -66,7 +66,7 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
     from rtstyle.nets.frames import frames_to_rgb
     from rtstyle.nets.vgg import VGGFeatures
     from rtstyle.swap.decoder import load_decoder
-    from rtstyle.swap.op import style_patches
+    from rtstyle.swap.op import index_style, style_patches
 
     decoder, _ = load_decoder()
     out = {}
@@ -77,8 +77,8 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
         model = SwapModel(encoder, decoder).eval()
         art = torch.from_numpy(load_painting(painting, 256)[None])
         with torch.inference_mode():
-            patches = style_patches(encoder(frames_to_rgb(art))["relu3_1"])
-            out[dtype] = [model(torch.from_numpy(_photo(cv2, p)[None]), patches).numpy()
+            index = index_style(style_patches(encoder(frames_to_rgb(art))["relu3_1"]))
+            out[dtype] = [model(torch.from_numpy(_photo(cv2, p)[None]), *index).numpy()
                           for p in photos]
     return [round(psnr(a, b), 2) for a, b in zip(out["fp32"], out["fp16"], strict=True)]
 
