@@ -42,7 +42,9 @@ from rtstyle.swap.op import RANK, StyleIndex, index_style, style_patches, swap_i
 # 'imagenet' (torchvision download) or a local state dict, for decoders trained on those.
 VGG_ENV = "RTSTYLE_VGG_WEIGHTS"
 DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; default: shipped
-AUTO_BACKEND = "torch"  # measured faster than ONNX Runtime on this CPU (issue 7 note)
+# The indexed graph ran 2-3x faster on ONNX Runtime than on torch eager and ~1.3-2x faster
+# than on OpenVINO (2-core AMD EPYC, AVX2; docs/swap.md, Figures).
+AUTO_BACKEND = "onnxruntime"
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
 INDEX_INPUTS = StyleIndex._fields  # the swap graph's inputs after `frames`
 GRAPH_FORM = "indexed1"  # bump when the graph's inputs or ops change (cache file name)
