@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import torch
@@ -70,8 +71,9 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
 
     decoder, _ = load_decoder()
     out = {}
+    tmp = Path(tempfile.mkdtemp())
     for dtype in ("fp32", "fp16"):
-        path = Path(f"/tmp/vgg-slice-{dtype}.safetensors")
+        path = tmp / f"vgg-slice-{dtype}.safetensors"
         make(source, path, dtype)
         encoder = VGGFeatures(["relu3_1"], path)
         model = SwapModel(encoder, decoder).eval()
