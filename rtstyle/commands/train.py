@@ -38,9 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-size", type=int, default=256,
                    help="painting's longer side in px for the style targets; larger gives "
                         "larger brush strokes (default 256)")
-    p.add_argument("--vgg-weights", default="imagenet", metavar="PATH|imagenet",
-                   help="loss network: 'imagenet' (torchvision download) or a local VGG19 "
-                        "features state dict (.safetensors or .pth)")
+    p.add_argument("--vgg-weights", default="builtin", metavar="builtin|imagenet|PATH",
+                   help="loss network: 'builtin' (shipped VGG19 to relu3_1, offline; enough for "
+                        "the default layers), 'imagenet' (torchvision download) or a local "
+                        "VGG19 features state dict (.safetensors or .pth)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="samples, checkpoint and model (default $RTSTYLE_HOME/training/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from the workdir's checkpoint")
