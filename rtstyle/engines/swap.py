@@ -179,11 +179,11 @@ def backends() -> list[str]:
 
 def _swap_graph(model: SwapModel, decoder_file: Path) -> Path:
     """The swap graph for this decoder and encoder, exported once and cached."""
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
 
     digest = hashlib.sha256(decoder_file.read_bytes())
     digest.update(encoder_fingerprint(model.encoder).encode())
-    path = (home() / "cache" / "onnx"
+    path = (cache_dir("onnx")
             / f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}.onnx")
     if not path.exists():
         export_swap_onnx(model, path)
