@@ -113,7 +113,7 @@ def live_flicker(seconds: float) -> dict:
 
 def every_frame_flicker(frames: int = 60) -> dict:
     """The same worker with no frame dropped (what a machine that keeps up gets): plain,
-    the reduced-size flow used live, and the full-size flow of `rtstyle video`."""
+    the half-size flow used live, and the full-size flow of `rtstyle video`."""
     from rtstyle.metrics import flicker
     from rtstyle.serve.pool import EnginePool
     from rtstyle.serve.worker import Controls, FrameWorker
@@ -128,7 +128,7 @@ def every_frame_flicker(frames: int = 60) -> dict:
     while pool.state("style:udnie-lite") == "loading":
         time.sleep(0.2)
     out = {"frames": frames, "content": round(flicker(content, content), 3)}
-    for name, stab in (("plain", None), ("reduced_flow", True), ("full_flow", Stabilizer())):
+    for name, stab in (("plain", None), ("half_size_flow", True), ("full_flow", Stabilizer())):
         worker = FrameWorker(pool, Controls("style:udnie-lite"), lambda f, t: None,
                              stabilize=stab is True)
         if isinstance(stab, Stabilizer):
@@ -138,7 +138,7 @@ def every_frame_flicker(frames: int = 60) -> dict:
         out[name] = {"flicker": round(flicker(styled, content), 3),
                      "ms_per_frame": round((time.perf_counter() - t0) / frames * 1000, 1)}
     pool.release("style:udnie-lite")
-    for name in ("reduced_flow", "full_flow"):
+    for name in ("half_size_flow", "full_flow"):
         out[name]["reduction"] = round(1 - out[name]["flicker"] / out["plain"]["flicker"], 3)
     return out
 

@@ -1,11 +1,14 @@
 """Style-swap figures for the issue note and README: speed, switch time, budget quality.
 
 Run: python benchmarks/swap_measure.py figures PHOTO PAINTING PAINTING2 --out FILE.json
+     python benchmarks/swap_measure.py switch PHOTO PAINTING PAINTING2 --backend openvino
+     python benchmarks/swap_measure.py quality PHOTO PAINTING --out FILE.json
      python benchmarks/swap_measure.py grid PHOTOS_DIR PAINTINGS_DIR --out GRID.png
 Speeds are median ms per frame after warm-up. The quality cost of a budget option is the
-PSNR (dB) of its output against a reference budget and the relative distance of its swapped
-relu3_1 features to the reference's: style-size limits against the style at 512 px, patch
-subsampling and bf16 against all patches of the 256 px style in fp32.
+PSNR (dB) of its output against a reference and the relative distance of its swapped
+relu3_1 features to the reference's: style-size limits against the style at 512 px, the
+matching's rank, patch subsampling and bf16 against the exact cosine match (every patch,
+full dimension) of the 256 px style in fp32. The reference is the exact match throughout.
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ import torch
 
 from rtstyle.engines.swap import Budget, SwapEngine, load_painting, open_swap_engine
 from rtstyle.files import write_bytes_atomic
-from rtstyle.metrics import psnr
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
-from rtstyle.swap.op import normalise, swap
 
 SIZES = {"320x240": (240, 320), "640x480": (480, 640)}
 
@@ -52,26 +53,38 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
                    families: dict[str, tuple[Budget, dict[str, Budget]]]) -> dict[str, dict]:
     """Each budget option against its family's reference budget: PSNR of the decoded
     frames, relative distance of the swapped relu3_1 features, and the swap's own time."""
+    from rtstyle.metrics import psnr
+    from rtstyle.swap.op import style_patches, swap, swap_indexed
+
     rt = engine.runtime
     with torch.inference_mode():
         content = rt.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
 
-    def swapped(b: Budget) -> tuple[torch.Tensor, np.ndarray, int, float]:
-        patches = rt.encode(load_painting(painting, b.style_size), b.max_patches)
+    def swapped(b: Budget, exact: bool = False) -> tuple[torch.Tensor, np.ndarray, int, float]:
+        image = load_painting(painting, b.style_size)
         with torch.inference_mode():
-            normed = normalise(patches)
-            if b.precision == "bf16":
-                normed = normed.bfloat16()
-            t0 = time.perf_counter()
-            out = swap(content, patches, normed)
+            if exact:
+                style = rt.encoder(frames_to_rgb(torch.from_numpy(image[None])))["relu3_1"]
+                patches = style_patches(style, b.max_patches)
+                n = patches.shape[0]
+                t0 = time.perf_counter()
+                out = swap(content, patches)
+            else:
+                index = rt.encode(image, b)
+                columns, basis, codes = index
+                if b.precision == "bf16":
+                    basis, codes = basis.bfloat16(), codes.bfloat16()
+                n = columns.shape[1]
+                t0 = time.perf_counter()
+                out = swap_indexed(content, columns, basis, codes)
             ms = (time.perf_counter() - t0) * 1000
             img = rgb_to_frames(rt.model.decoder(out))[0].numpy()
-        return out, img, patches.shape[0], ms
+        return out, img, n, ms
 
     result = {}
     for family, (reference, options) in families.items():
-        ref_feat, ref_img, ref_n, ref_ms = swapped(reference)
-        rows = {"reference": {"budget": str(reference), "patches": ref_n,
+        ref_feat, ref_img, ref_n, ref_ms = swapped(reference, exact=True)
+        rows = {"reference": {"budget": f"{reference}, exact match", "patches": ref_n,
                               "swap_ms": round(ref_ms, 1)}}
         for label, b in options.items():
             feat, img, n, ms = swapped(b)
@@ -118,6 +131,19 @@ def main() -> None:
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--runs", type=int, default=7)
     f.add_argument("--out", type=Path, required=True)
+    w = sub.add_parser("switch", help="painting switch time (set_style + first frame), only "
+                       "the engine API, so it also runs against older rtstyle code")
+    w.add_argument("photo", type=Path)
+    w.add_argument("painting", type=Path)
+    w.add_argument("painting2", type=Path)
+    w.add_argument("--backend", default="onnxruntime")
+    w.add_argument("--size", default="640x480")
+    w.add_argument("--threads", type=int, default=2)
+    q = sub.add_parser("quality", help="only the budget quality table, at 320x240")
+    q.add_argument("photo", type=Path)
+    q.add_argument("painting", type=Path)
+    q.add_argument("--threads", type=int, default=2)
+    q.add_argument("--out", type=Path, required=True)
     g = sub.add_parser("grid", help="picture grid, photos x paintings")
     g.add_argument("photos", type=Path)
     g.add_argument("paintings", type=Path)
@@ -128,14 +154,31 @@ def main() -> None:
                      args.out)
         return
     photo = cv2.imread(str(args.photo))
+    if args.what == "switch":
+        width, height = map(int, args.size.split("x"))
+        frame = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
+        engine = open_swap_engine(args.painting, args.backend, args.threads)
+        engine.warmup(height, width)
+        ms = [switch_ms(engine, p, frame) for p in (args.painting2, args.painting,
+                                                    args.painting2)]
+        print(json.dumps({"backend": engine.backend, "size": args.size, "switch_ms": ms,
+                          "median_ms": statistics.median(ms)}))
+        return
     frames = {k: cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
               for k, (h, w) in SIZES.items()}
+    if args.what == "quality":
+        engine = open_swap_engine(args.painting, "torch", args.threads)
+        families = dict(list(budget_families().items())[1:])
+        result = budget_quality(engine, args.painting, frames["320x240"], families)
+        print(json.dumps(result, indent=1))
+        write_bytes_atomic(args.out, json.dumps(result, indent=1).encode())
+        return
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.processor() or platform.machine()}, "
                                f"{torch.get_num_threads()} torch threads available",
                     "threads": args.threads, "style_size": 256, "speed_ms": {},
                     "switch_ms": {}}
-    for backend, precision in [("torch", "fp32"), ("onnxruntime", "fp32"), ("torch", "bf16")]:
+    for backend, precision in [("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")]:
         engine = open_swap_engine(args.painting, backend, args.threads,
                                   Budget(precision=precision))
         label = f"{engine.backend} {precision}"
@@ -148,20 +191,25 @@ def main() -> None:
             for k, f in frames.items()}
         print(label, report["speed_ms"][label], report["switch_ms"][label], flush=True)
     engine = open_swap_engine(args.painting, "torch", args.threads)
-    families = {
+    report["budget_quality_320x240"] = budget_quality(engine, args.painting,
+                                                      frames["320x240"], budget_families())
+    print(json.dumps(report["budget_quality_320x240"], indent=1))
+    write_bytes_atomic(args.out, json.dumps(report, indent=1).encode())
+
+
+def budget_families() -> dict[str, tuple[Budget, dict[str, Budget]]]:
+    return {
         "style-size limit (vs style at 512 px)": (Budget(style_size=512), {
             "style 384 px": Budget(style_size=384), "style 256 px": Budget(style_size=256),
             "style 128 px": Budget(style_size=128)}),
-        "patch subsampling and precision (vs 256 px, all patches, fp32)": (Budget(), {
+        "rank, patch subsampling and precision (vs 256 px, exact match, fp32)": (Budget(), {
+            "rank 16": Budget(rank=16), "rank 32": Budget(rank=32),
+            "rank 64 (default)": Budget(rank=64), "rank 128": Budget(rank=128),
             "max 1024 patches": Budget(max_patches=1024),
             "max 512 patches": Budget(max_patches=512),
             "max 256 patches": Budget(max_patches=256),
             "bf16 matching": Budget(precision="bf16")}),
     }
-    report["budget_quality_320x240"] = budget_quality(engine, args.painting,
-                                                      frames["320x240"], families)
-    print(json.dumps(report["budget_quality_320x240"], indent=1))
-    write_bytes_atomic(args.out, json.dumps(report, indent=1).encode())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,12 @@
 Two flavours of the same Q/DQ graph:
 
 * `cpu`: uint8 activations, int8 per-channel weights (u8s8, what VNNI's vpdpbusd
-  multiplies), for ONNX Runtime's CPU provider and OpenVINO.
+  multiplies), for ONNX Runtime's CPU provider and OpenVINO. Weights use 7 bits
+  (`reduce_range`): a CPU without VNNI multiplies u8 x s8 pairs with AVX2's vpmaddubsw,
+  whose 16-bit sums saturate at full 8-bit range. Measured on an AVX2-only AMD EPYC,
+  OpenVINO, udnie on the reference photo at 640x480: 8-bit weights 34.4 dB against
+  torch fp32, 7-bit 46.0 dB, at the same speed (2.1x fp32). One file then runs
+  accurately on CPUs with and without VNNI.
 * `tensorrt`: int8 activations and weights, symmetric (zero point 0), which is the
   only form TensorRT's explicit quantisation accepts.
 
@@ -129,6 +134,7 @@ def quantize_int8(fp32: onnx.ModelProto, frames: list[np.ndarray],
                 op_types_to_quantize=["Conv"], per_channel=True,
                 activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                 weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                reduce_range=not symmetric,  # 7-bit weights for CPUs: see the module doc
                 extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
                                # conv outputs stay float: int8 compute, full-precision result
                                "OpTypesToExcludeOutputQuantization": ["Conv"]},

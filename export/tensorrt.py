@@ -9,6 +9,10 @@ package (`pip install rtstyle[gpu]`); nothing here runs on a CPU-only machine.
   TensorRT 10.1 deprecated it in favour of Q/DQ graphs.
 * Optimisation profiles are narrow around the target size: a wide dynamic profile makes
   TensorRT pick tactics for the worst case and is known to be slow.
+* fp32 layers stay fp32: the TF32 flag (on by default, 10-bit mantissas in convs) is
+  cleared, in the fp32 engines and in the float parts of the fp16/int8 ones.
+* The profile is set on the graph's real input, in its layout: rtstyle's uint8 NHWC
+  `frames`, or a foreign float RGB NCHW input, whose fixed dims are kept as they are.
 * A timing cache (one per GPU and TensorRT version) makes rebuilds take seconds.
 * An rtstyle engine file holds a JSON header, the ONNX it was built from and the
   serialised plan. A plan only runs on the GPU model and TensorRT version that built it;
@@ -36,7 +40,6 @@ from rtstyle.limits import parse_size
 
 MAGIC = b"RTSTYLE-TRT1\n"
 ENGINE_SUFFIX = ".engine"
-INPUT = "frames"
 MAX_BATCH = 4
 WORKSPACE = 1 << 30
 
@@ -63,6 +66,17 @@ class Profile:
     def shapes(self) -> tuple[tuple[int, ...], ...]:
         """(min, opt, max) NHWC input shapes for TensorRT."""
         return ((1, *self.min_hw, 3), (1, *self.opt_hw, 3), (MAX_BATCH, *self.max_hw, 3))
+
+
+def input_shapes(dims: list[int], io: str, profile: Profile) -> tuple[tuple[int, ...], ...]:
+    """(min, opt, max) shapes for a graph input of `dims` (-1 where dynamic): the
+    profile's batch and frame sizes in the input's layout (NHWC frames, NCHW rgb255),
+    with every dim the graph fixes kept as it is."""
+    wanted = profile.shapes()
+    if io == "rgb255":
+        wanted = tuple((n, c, h, w) for n, h, w, c in wanted)
+    return tuple(tuple(d if d > 0 else v for d, v in zip(dims, shape, strict=True))
+                 for shape in wanted)
 
 
 def parse_profile(text: str) -> Profile:
@@ -168,7 +182,7 @@ def casts_at_edges(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
-def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path) -> bytes:
+def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path, io: str = "frames") -> bytes:
     """Parse the ONNX into a strongly typed network and build a serialised plan."""
     trt = require_tensorrt()
     ident = gpu_identity()
@@ -187,9 +201,16 @@ def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path) -> bytes:
                            "run it with --backend onnxruntime-cuda instead")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE)
-    shapes = builder.create_optimization_profile()
-    shapes.set_shape(INPUT, *profile.shapes())
-    config.add_optimization_profile(shapes)
+    config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32
+    if network.num_inputs != 1:
+        raise RtstyleError(f"the graph has {network.num_inputs} inputs; rtstyle engines take "
+                           "one frame tensor")
+    net_input = network.get_input(0)
+    dims = list(net_input.shape)
+    if any(d < 0 for d in dims):  # a fully static graph needs (and takes) no profile
+        shapes = builder.create_optimization_profile()
+        shapes.set_shape(net_input.name, *input_shapes(dims, io, profile))
+        config.add_optimization_profile(shapes)
     blob = timing_cache.read_bytes() if timing_cache.exists() else b""
     cache = config.create_timing_cache(blob)
     config.set_timing_cache(cache, True)  # ignore_mismatch: a stale cache is just ignored
@@ -274,7 +295,7 @@ def plan_key(onnx_bytes: bytes, profile: Profile) -> str:
 
 def load_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path,
               plan: bytes | None = None,
-              built_for: dict[str, str] | None = None) -> tuple[Any, Any]:
+              built_for: dict[str, str] | None = None, io: str = "frames") -> tuple[Any, Any]:
     """(runtime, engine) for this profile: `plan` if it was built for this GPU and
     TensorRT version and still loads, else the cached rebuild, else a fresh build."""
     here = gpu_identity()
@@ -293,7 +314,7 @@ def load_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path,
         loaded = deserialize(cached.read_bytes())
         if loaded is not None:
             return loaded
-    fresh = build_plan(onnx_bytes, profile, cache_dir)
+    fresh = build_plan(onnx_bytes, profile, cache_dir, io)
     cached.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(cached, fresh)
     loaded = deserialize(fresh)

@@ -1,27 +1,121 @@
-"""Reading, resizing and (atomically) writing still images."""
+"""Reading, resizing and (atomically) writing still images.
+
+Reading checks what a file claims before decoding it: the size in its header (read with
+Pillow, which parses headers without decoding pixels; OpenCV cannot), so a small file
+claiming a huge image fails at once, and, for JPEGs and PNGs, that the data is complete:
+libjpeg fills a truncated image with grey and only prints a warning, libpng prints its
+own error line.
+"""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
+from rtstyle.limits import MAX_IMAGE_PIXELS, MAX_SIDE
+
+# rtstyle applies its own pixel bound (MAX_IMAGE_PIXELS) with a one-line error; Pillow's
+# bomb check would otherwise raise or warn first, for header reads that allocate nothing.
+Image.MAX_IMAGE_PIXELS = None
 
 # Still-image suffixes rtstyle reads (a style given as one of these is a painting).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def read_image(path: Path) -> np.ndarray:
-    """A BGR uint8 image, or a one-line error saying why not."""
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header without decoding it; None when Pillow does not
+    know the format (OpenCV may still decode it). A one-line error for a missing file,
+    a folder or anything but a regular file."""
     path = Path(path)
-    if not path.exists():
-        raise RtstyleError(f"input {path} does not exist")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise RtstyleError(f"input {path} does not exist") from None
+    except OSError as e:
+        raise RtstyleError(f"cannot read input {path} ({e.strerror or e})") from e
+    if stat.S_ISDIR(mode):
         raise RtstyleError(f"input {path} is a folder; give image files")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if not stat.S_ISREG(mode):
+        raise RtstyleError(f"input {path} is not a regular file (a device or FIFO); give an "
+                           "image file")
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None  # not a format Pillow parses (or a broken header): cv2 has its say
+
+
+def check_image_size(path: Path, max_size: int | None) -> tuple[int, int] | None:
+    """The header's (width, height), refused when decoding it would be unreasonable or when
+    the nets could not take it (more than MAX_SIDE px a side) and no --max-size shrinks it."""
+    size = image_size(path)
+    if size is None:
+        return None
+    w, h = size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise RtstyleError(f"input {path} is {w}x{h} px, more than the {MAX_IMAGE_PIXELS} "
+                           "pixels rtstyle decodes; scale it down with another program first")
+    if not max_size and max(w, h) > MAX_SIDE:
+        raise RtstyleError(f"input {path} is {w}x{h} px, larger than the {MAX_SIDE} px a side "
+                           "the nets take; add --max-size (e.g. --max-size 1920)")
+    return size
+
+
+def jpeg_is_truncated(data: bytes) -> bool:
+    """True for JPEG data that ends inside its image data, before the end-of-image marker.
+
+    Walks the marker segments (skipping EXIF thumbnails, which have their own markers) to
+    the first start-of-scan, then looks for the end marker after it: inside entropy-coded
+    data a 0xFF byte is always stuffed, so the marker cannot appear by chance. Data after
+    the end marker (e.g. a motion photo's video) is fine.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False  # not a marker where one must be: let the decoder judge
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0xDA:  # start of scan: the image data
+            return data.find(b"\xff\xd9", pos) < 0
+        elif marker == 0xD9:
+            return False
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return True  # the headers themselves are cut off
+
+
+def read_image(path: Path, max_size: int | None = None) -> np.ndarray:
+    """A BGR uint8 image, or a one-line error saying why not. With `max_size`, large JPEGs
+    are decoded directly at a reduced scale (1/2, 1/4, 1/8) still at least that big."""
+    path = Path(path)
+    size = check_image_size(path, max_size or MAX_SIDE)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RtstyleError(f"cannot read input {path} ({e.strerror or e})") from e
+    if data[:2] == b"\xff\xd8" and jpeg_is_truncated(data):
+        raise RtstyleError(f"input {path} is a truncated JPEG (the data ends before the "
+                           "image does); download or copy it again")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data:
+        raise RtstyleError(f"input {path} is a truncated PNG (it has no end chunk); download "
+                           "or copy it again")
+    flag = cv2.IMREAD_COLOR
+    if max_size and size:
+        for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                                (2, cv2.IMREAD_REDUCED_COLOR_2)):
+            if max(size) // factor >= max_size:
+                flag = reduced
+                break
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if img is None:
         raise RtstyleError(f"cannot decode {path} as an image; give a JPEG, PNG, BMP or WebP file")
     return img
@@ -39,6 +133,13 @@ def fit_max_size(img: np.ndarray, max_size: int | None) -> np.ndarray:
         return img
     size = (max(16, round(w * scale)), max(16, round(h * scale)))
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def check_image_output(path: Path) -> None:
+    """Fail before any work if `path`'s extension names no format OpenCV can write."""
+    ext = Path(path).suffix.lower() or ".png"
+    if not cv2.haveImageWriter(f"x{ext}"):
+        raise RtstyleError(f"cannot write images with extension '{ext}'; use .jpg, .png or .webp")
 
 
 def write_image(path: Path, img: np.ndarray) -> None:

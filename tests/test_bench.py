@@ -200,3 +200,49 @@ def test_cli_error_exits_2_without_traceback():
     r = cli("bench", "--sizes", "640x48O")
     assert r.returncode == 2 and r.stderr.startswith("rtstyle: error: size '640x48O'")
     assert "Traceback" not in r.stderr
+
+
+def test_fraction_of_peak_uses_the_peak_of_the_engine_precision():
+    from rtstyle.bench.engines import _ratios
+
+    def case(engine, precision, ms):
+        return {"engine": engine, "precision": precision, "status": "ok", "gflops": 10.0,
+                "ms_median": ms}
+
+    cases = [case("torch", "fp32", 1000.0), case("openvino-int8", "int8", 100.0),
+             case("openvino-bf16", "bf16", 200.0)]
+    _ratios(cases, {"fp32": 50.0, "bf16": None, "int8": 200.0})
+    torch_rec, int8, bf16 = cases
+    assert torch_rec["fraction_of_peak"] == 0.2 and torch_rec["peak_precision"] == "fp32"
+    assert int8["fraction_of_peak"] == 0.5 and int8["peak_precision"] == "int8"
+    # no native bf16 peak measured here: its fraction is of the fp32 peak, and says so
+    assert bf16["fraction_of_peak"] == 1.0 and bf16["peak_precision"] == "fp32"
+    assert int8["speedup_vs_torch"] == 10.0
+
+
+def test_low_precision_peaks_are_native_or_say_why_not():
+    pytest.importorskip("openvino")
+    from rtstyle.bench.machine import low_precision_peaks
+    from rtstyle.engines.precision import cpu_flags, native
+
+    peaks = low_precision_peaks(threads=1, n=256, runs=2)
+    assert set(peaks) == {"bf16", "int8"}
+    for rec in peaks.values():
+        assert (rec["gflops_per_s"] and rec["gflops_per_s"] > 0) or "not native" in rec["reason"]
+    if native("bf16", cpu_flags()):
+        assert peaks["bf16"]["gflops_per_s"], peaks["bf16"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU answer")
+def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu-check.sh"
+    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHON": sys.executable})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1 and "no CUDA GPU" in lines[0], r.stdout
+    assert r.stderr == ""

@@ -64,3 +64,127 @@ def test_warmup_then_batch_runs(tmp_path):
     engine.warmup(32, 48)
     out = engine.run(_frames(32, 48, n=3))
     assert out.shape == (3, 32, 48, 3)
+
+
+# --- precision: the CPU policy, forced modes, the GPU path's mixed precision ---------------
+
+EPYC = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}  # AMD EPYC (Zen 4)
+XEON_VNNI = {"avx2", "avx512f", "avx512_vnni"}  # Intel Xeon (Cascade Lake): no bf16
+AVX2 = {"avx2", "fma"}  # no AVX-512 at all
+SAPPHIRE = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}
+
+
+@pytest.mark.parametrize("flags,fp32_graph,all_modes", [
+    (EPYC, "bf16", "int8"), (SAPPHIRE, "bf16", "int8"),
+    (XEON_VNNI, "fp32", "int8"),  # bf16 emulated: 1.6x slower there
+    (AVX2, "fp32", "int8"),  # int8 without VNNI: 7-bit weights keep 46 dB
+])
+def test_precision_policy_follows_the_cpu_flags(flags, fp32_graph, all_modes):
+    from rtstyle.engines import precision
+
+    # a mode measured below the fidelity bar is never picked, however fast
+    assert precision.choose(flags, ["fp32", "int8"], min_psnr=50.0) == "fp32"
+    assert precision.resolve(None, graph_is_int8=False, flags=flags) == fp32_graph
+    assert precision.resolve("auto", graph_is_int8=True, flags=flags) == "int8"
+    assert precision.choose(flags, ["fp32", "bf16", "int8"]) == all_modes
+    assert precision.resolve("bf16", False, flags) == "bf16"  # forced, even where emulated
+    assert precision.float_hint(flags) == ("bf16" if fp32_graph == "bf16" else "fp32")
+    with pytest.raises(RtstyleError, match="int8 export"):
+        precision.resolve("int8", False, flags)
+    with pytest.raises(RtstyleError, match="does not apply"):
+        precision.resolve("bf16", True, flags)
+
+
+def test_cpu_flags_are_read_from_cpuinfo():
+    from rtstyle.engines.precision import cpu_flags
+
+    text = "processor : 0\nmodel name : AMD EPYC\nflags : fpu avx2 avx512_bf16\n"
+    assert cpu_flags(text) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags("no flags line") == frozenset()
+
+
+@pytest.mark.assets
+def test_openvino_precisions_against_torch_on_the_reference_photo(udnie_home, monkeypatch):
+    pytest.importorskip("openvino")
+    import cv2
+    from conftest import asset
+
+    from rtstyle.engines.precision import resolve
+    from rtstyle.metrics import psnr
+
+    monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
+    photo = cv2.resize(cv2.imread(str(asset("reference/stata.jpg"))), (320, 240))[None]
+    want = open_engine("udnie", "torch").run(photo)
+    auto = open_engine("udnie", "openvino")
+    assert auto.backend == f"openvino-cpu-{resolve(None, False)}"
+    for mode, min_db in [("fp32", 45.0), ("bf16", 35.0)]:
+        engine = open_engine("udnie", "openvino", precision=mode)
+        assert engine.backend == f"openvino-cpu-{mode}"
+        assert psnr(engine.run(photo), want) >= min_db, mode
+    with pytest.raises(RtstyleError, match="int8 export"):
+        open_engine("udnie", "openvino", precision="int8")
+    with pytest.raises(RtstyleError, match="does not take --precision bf16"):
+        open_engine("udnie", "torch", precision="bf16")
+
+
+def test_mixed_precision_keeps_norms_and_head_in_fp32(tmp_path):
+    """The torch-cuda fp16 wrapping, run on the CPU in bf16 (the same code path)."""
+    from rtstyle.engines.torch_cuda_engine import GraphFrames, MixedPrecision
+    from rtstyle.metrics import psnr
+    from rtstyle.styles.modelfile import load_net
+
+    path = _model(tmp_path, "fst")
+    frames = _frames(96, 128)
+    want = open_engine(str(path), "torch").run(frames)
+    mixed = MixedPrecision(load_net(path)[0], torch.bfloat16)
+    norms = [m for m in mixed.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
+    convs = [m for m in mixed.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert norms and all(m.weight.dtype == torch.float32 for m in norms)
+    assert convs[-1].weight.dtype == torch.float32  # the output head
+    assert all(m.weight.dtype == torch.bfloat16 for m in convs[:-1])
+    with torch.inference_mode():
+        got = GraphFrames(mixed)(torch.from_numpy(frames)).contiguous().numpy()
+    assert got.shape == frames.shape and psnr(got, want) >= 30.0
+    # the capturable frame conversion is FrameModel's, op for op (same net, same kernels)
+    from rtstyle.nets.frames import FrameModel
+
+    net, x = load_net(path)[0], torch.from_numpy(frames)
+    with torch.inference_mode():
+        assert torch.equal(GraphFrames(net)(x), FrameModel(net)(x))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("arch", ["fst", "lite"])
+def test_torch_cuda_fp16_matches_fp32_and_graphs_match_eager(tmp_path, arch):
+    from rtstyle.engines.torch_cuda_engine import TorchCudaEngine
+    from rtstyle.metrics import psnr
+    from rtstyle.styles.modelfile import load_net
+
+    path = _model(tmp_path, arch)
+    fast = open_engine(str(path), "torch-cuda")
+    assert fast.backend == "torch-cuda-fp16"
+    assert open_engine(str(path), "torch-cuda", precision="fp32").backend == "torch-cuda-fp32"
+    eager = TorchCudaEngine(load_net(path)[0], "eager", "fp16", graphs=False)
+    for hw, n in [((480, 640), 1), ((97, 131), 3), ((480, 640), 2)]:
+        frames = _frames(*hw, n=n)
+        want = open_engine(str(path), "torch").run(frames)  # fp32, TF32 off
+        got = fast.run(frames)
+        assert got.shape == frames.shape and psnr(got, want) >= 35.0, (hw, n)
+        assert np.abs(got.astype(int) - eager.run(frames).astype(int)).max() <= 1
+        kept = got.copy()
+        assert psnr(fast.run(255 - frames), got) < 30  # the next replay is new output...
+        assert np.array_equal(got, kept)  # ...and does not overwrite what was returned
+    assert fast.use_graphs and len(fast.graphs) == 3  # one CUDA graph per shape
+
+
+def test_onnxruntime_install_problems_name_the_fix():
+    from rtstyle.engines.onnxruntime_engine import install_problem
+
+    both = ["onnxruntime", "onnxruntime-gpu"]
+    assert "pip uninstall -y onnxruntime onnxruntime-gpu" in install_problem("cuda", both, None)
+    assert install_problem("cpu", both, None) is None  # the CPU provider is in either
+    assert install_problem("cuda", ["onnxruntime-gpu"], None) is None
+    assert "TensorRT 10" in install_problem("trt", ["onnxruntime-gpu"], "11.0.1")
+    assert "tensorrt>=10,<11" in install_problem("trt", ["onnxruntime-gpu"], None)
+    assert install_problem("trt", ["onnxruntime-gpu"], "10.13.2") is None

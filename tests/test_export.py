@@ -5,6 +5,7 @@ The exports run in real ONNX Runtime (and OpenVINO when installed) sessions on C
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import cv2
@@ -153,7 +154,7 @@ def test_auto_picks_the_fastest_available_backend(udnie_home, monkeypatch):
 
     monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
     found = available_backends()
-    order = ["tensorrt", "onnxruntime-cuda", "openvino", "onnxruntime", "torch"]
+    order = ["tensorrt", "torch-cuda", "onnxruntime-cuda", "openvino", "onnxruntime", "torch"]
     assert found == [b for b in order if b in found] and found[-2:] == ["onnxruntime", "torch"]
     engine = open_engine("udnie", "auto", threads=2)
     assert engine.backend.startswith(found[0].split("-")[0])
@@ -209,6 +210,16 @@ def test_bad_inputs_give_one_clear_error(udnie_home, tmp_path, monkeypatch):
                "-o", str(tmp_path / "o.png"), match="nearest thing that works")
 
 
+def test_precision_option_errors_are_one_line(udnie_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
+    photo, out = str(asset("photos/bike.jpg")), str(tmp_path / "o.png")
+    _fails("image", photo, "--style", "udnie", "--backend", "torch", "--precision", "bf16",
+           "-o", out, match="does not take --precision bf16")
+    if importlib.util.find_spec("openvino"):
+        _fails("image", photo, "--style", "udnie", "--backend", "openvino", "--precision",
+               "int8", "-o", out, match="needs an int8 export")
+
+
 def test_size_and_profile_parsing():
     assert parse_size("640x480").hw == (480, 640)
     p = parse_profile("320x240:640x480:1280x720")
@@ -217,6 +228,19 @@ def test_size_and_profile_parsing():
     assert p.shapes()[0] == (1, 240, 320, 3)
     with pytest.raises(RtstyleError, match="MIN:OPT:MAX"):
         parse_profile("640x480")
+
+
+def test_tensorrt_profile_shapes_follow_the_graph_input():
+    """Profiles name the graph's real input in its own layout, and keep its fixed dims."""
+    from rtstyle.export.tensorrt import input_shapes
+
+    p = parse_profile("320x240:640x480:1280x720")
+    assert input_shapes([-1, -1, -1, 3], "frames", p) == (
+        (1, 240, 320, 3), (1, 480, 640, 3), (4, 720, 1280, 3))
+    assert input_shapes([-1, 3, -1, -1], "rgb255", p) == (
+        (1, 3, 240, 320), (1, 3, 480, 640), (4, 3, 720, 1280))
+    fixed = Profile.fixed(240, 320)  # a foreign graph fixed to 1x3x240x320
+    assert set(input_shapes([1, 3, 240, 320], "rgb255", fixed)) == {(1, 3, 240, 320)}
 
 
 def test_engine_file_round_trip_and_truncation(tmp_path):

@@ -1,8 +1,12 @@
-"""The style-swap engine as users run it: any frame size, both backends agree, it stylises,
-style switching, and bad style images through the CLI."""
+"""The style-swap engine as users run it: on a fresh install (shipped encoder and decoder,
+no setting), any frame size, every CPU backend agrees, it stylises, style switching, and
+bad style images and settings through the CLI."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import cv2
@@ -14,7 +18,7 @@ from conftest import asset, cli
 from rtstyle.engines import open_engine
 from rtstyle.engines.swap import Budget, open_swap_engine
 from rtstyle.nets.frames import frames_to_rgb
-from rtstyle.nets.vgg import VGGFeatures
+from rtstyle.nets.vgg import BUILTIN_WEIGHTS, VGGFeatures
 from rtstyle.swap.decoder import BUILTIN, Decoder, load_decoder, save_decoder
 
 VGG = "weights/vgg19_features_relu3_4.safetensors"
@@ -22,10 +26,10 @@ VGG = "weights/vgg19_features_relu3_4.safetensors"
 
 @pytest.fixture
 def vgg_env(monkeypatch) -> str:
-    """The offline VGG19 the shipped decoder was trained with."""
-    path = str(asset(VGG))
-    monkeypatch.setenv("RTSTYLE_VGG_WEIGHTS", path)
-    return path
+    """No setting: the engine uses the shipped encoder, as on a fresh install."""
+    monkeypatch.delenv("RTSTYLE_VGG_WEIGHTS", raising=False)
+    monkeypatch.delenv("RTSTYLE_SWAP_DECODER", raising=False)
+    return "builtin"
 
 
 def small(path, longest: int) -> np.ndarray:
@@ -41,7 +45,50 @@ def test_shipped_decoder_has_its_training_record():
     assert sum(p.numel() for p in net.parameters()) > 100_000
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_shipped_encoder_carries_its_licence_and_matches_the_decoder():
+    """The one third-party file shipped: VGG19 to relu3_1 (CC BY 4.0), and the very weights
+    the shipped decoder was trained to invert (same fingerprint as the full offline VGG19)."""
+    from safetensors import safe_open
+
+    from rtstyle.swap.decoder import encoder_fingerprint
+
+    with safe_open(str(BUILTIN_WEIGHTS), framework="pt") as f:
+        meta, keys = f.metadata(), set(f.keys())
+    assert "CC BY 4.0" in meta["licence"] and "Simonyan" in meta["attribution"]
+    assert "sliced to relu3_1" in meta["changes"] and meta["source"]
+    assert keys == {f"{i}.{p}" for i in (0, 2, 5, 7, 10) for p in ("weight", "bias")}
+    _, record = load_decoder(BUILTIN)
+    assert encoder_fingerprint(VGGFeatures(["relu3_1"])) == record["vgg_fingerprint"]
+
+
+def test_fresh_install_stylises_with_no_setting(tmp_path):
+    """`rtstyle image --style-image` from a fresh $RTSTYLE_HOME with no RTSTYLE_VGG_WEIGHTS:
+    the output's Gram matrices move towards the painting's."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RTSTYLE_VGG_WEIGHTS", "RTSTYLE_SWAP_DECODER")}
+    env["RTSTYLE_HOME"] = str(tmp_path / "fresh-home")
+    out = tmp_path / "styled.png"
+    photo, painting = asset("photos/golden_gate.jpg"), asset("paintings/the_scream.jpg")
+    r = subprocess.run([sys.executable, "-m", "rtstyle", "image", str(photo), "-o", str(out),
+                        "--max-size", "320", "--style-image", str(painting)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    layers = ["relu1_1", "relu2_1", "relu3_1"]
+    vgg = VGGFeatures(layers)
+
+    def grams(img: np.ndarray) -> dict[str, torch.Tensor]:
+        with torch.inference_mode():
+            return {k: _gram(v) for k, v in vgg(frames_to_rgb(torch.from_numpy(img[None])))
+                    .items()}
+
+    art = grams(small(painting, 512))
+    styled, plain = grams(cv2.imread(str(out))), grams(small(photo, 320))
+    dist = {name: sum(float((g[k] - art[k]).square().sum()) for k in layers)
+            for name, g in (("styled", styled), ("plain", plain))}
+    assert dist["styled"] < 0.8 * dist["plain"], dist
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime", "openvino"])
 def test_any_frame_size_in_same_size_out(vgg_env, backend):
     engine = open_engine(asset("paintings/udnie.jpg"), backend, 1)
     assert engine.name == "udnie" and engine.backend.startswith(backend)
@@ -53,12 +100,16 @@ def test_any_frame_size_in_same_size_out(vgg_env, backend):
         assert out.std() > 1  # an image, not a constant
 
 
-def test_onnx_graph_matches_torch(vgg_env):
-    """One exported graph (patches as input) gives torch's frames for two paintings."""
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_onnx_graph_matches_torch(vgg_env, backend):
+    """One exported graph (the painting's index as input) gives torch's frames for two
+    paintings; set_style on the same engine gives what a fresh one does."""
     photo = small(asset("photos/bike.jpg"), 96)[None]
+    engine = open_engine(asset("paintings/udnie.jpg"), backend, 1)
     for painting in ("paintings/udnie.jpg", "paintings/great_wave.jpg"):
+        engine.set_style(asset(painting))
         a = open_engine(asset(painting), "torch", 1).run(photo).astype(int)
-        b = open_engine(asset(painting), "onnxruntime", 1).run(photo).astype(int)
+        b = engine.run(photo).astype(int)
         assert np.abs(a - b).mean() < 0.5 and np.mean(np.abs(a - b) > 8) < 0.005
 
 
@@ -75,7 +126,7 @@ def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting):
     (style at 256 px) on 320 px photos; on 480 px photos one pair of twelve (great_wave on
     bike) still fails the Gram test, the strokes being coarse for the frame (issue 7)."""
     layers = ["relu1_1", "relu2_1", "relu3_1"]
-    vgg = VGGFeatures(layers, vgg_env)
+    vgg = VGGFeatures(layers)
     engine = open_swap_engine(asset(f"paintings/{painting}"), "torch", 1)
     art = cv2.imread(str(asset(f"paintings/{painting}")))
 
@@ -140,7 +191,9 @@ def test_bad_style_images_via_cli(tmp_path):
     assert not out.exists()
 
 
-def test_image_command_with_a_painting(tmp_path):
+def test_image_command_with_a_painting_and_the_vgg_setting(tmp_path):
+    """RTSTYLE_VGG_WEIGHTS still takes a local file; the full offline VGG19 passes the
+    fingerprint check of the shipped decoder."""
     vgg = asset(VGG)
     out = tmp_path / "styled.jpg"
     r = cli("image", str(asset("photos/bike.jpg")), "-o", str(out), "--max-size", "96",
@@ -172,17 +225,16 @@ def test_bad_budget_flags_via_cli(tmp_path):
     assert not out.exists()
 
 
-def test_decoder_refuses_vgg_weights_it_was_not_trained_with(tmp_path, monkeypatch):
+def test_decoder_refuses_vgg_weights_it_was_not_trained_with(tmp_path):
     """A decoder inverts one encoder; another one's features would decode to noise."""
     photo = tmp_path / "in.png"
     cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
     out = tmp_path / "out.png"
     args = ("image", str(photo), "-o", str(out), "--style-image",
             str(asset("paintings/udnie.jpg")), "--backend", "torch")
-    # No RTSTYLE_VGG_WEIGHTS: torchvision's weights, which the shipped decoder does not
-    # invert; refused before any download, naming the file it needs.
-    monkeypatch.delenv("RTSTYLE_VGG_WEIGHTS", raising=False)
-    r = cli(*args)
+    # torchvision's weights, which the shipped decoder does not invert: refused before any
+    # download, naming the file it needs.
+    r = cli(*args, env={"RTSTYLE_VGG_WEIGHTS": "imagenet"})
     _one_line_error(r, "vgg19_features_relu3_4.safetensors", "RTSTYLE_VGG_WEIGHTS",
                     "rtstyle train-swap")
     # A decoder recorded against other weights than the ones given.

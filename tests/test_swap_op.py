@@ -1,4 +1,5 @@
-"""The swap op against a brute-force nearest-patch reference, ties included, and its ONNX graph."""
+"""The swap op against a brute-force nearest-patch reference, ties included, its projected
+(indexed) form, and their ONNX graphs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 from rtstyle.errors import RtstyleError
-from rtstyle.swap.op import style_patches, swap
+from rtstyle.swap.op import index_style, style_patches, swap, swap_indexed, unique_directions
 
 
 def reference_swap(content: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
@@ -39,22 +40,54 @@ def test_swap_equals_brute_force(shape):
     assert patches.shape == (4 * 3, shape[1], 3, 3)
     expected = reference_swap(content, patches)
     assert torch.allclose(swap(content, patches), expected, rtol=0, atol=1e-12)
+    # 12 patches span at most 11 centred directions: the rank-64 projection is exact
+    assert torch.allclose(swap_indexed(content, *index_style(patches)), expected,
+                          rtol=0, atol=1e-12)
 
 
-def test_ties_go_to_the_lowest_index():
-    """A patch and its double have the same cosine to everything: the first one must win,
-    in the fast op exactly as in the reference."""
+def test_ties_go_to_the_first_patch():
+    """A patch and its double (or any zero patches) tie for every content patch. Which of
+    two bitwise-near scores an argmax picks hangs on the CPU's conv kernel, so the tie is
+    settled before matching: index_style keeps the first patch of each direction, and the
+    result equals the reference's first-of-the-maxima to a tolerance on any CPU."""
     g = torch.Generator().manual_seed(1)
     content = torch.randn(2, 4, 6, 6, generator=g, dtype=torch.float64)
     base = torch.randn(5, 4, 3, 3, generator=g, dtype=torch.float64)
-    plain = swap(content, base)
     first_small = torch.cat([base, 2 * base])
     first_big = torch.cat([2 * base, base])
-    assert torch.equal(swap(content, first_small), plain)
-    assert torch.equal(swap(content, first_big), 2 * plain)
-    for patches in (first_small, first_big):
-        assert torch.allclose(swap(content, patches), reference_swap(content, patches),
-                              rtol=0, atol=1e-12)
+    small, big = index_style(first_small), index_style(first_big)
+    assert torch.equal(small.columns, base.reshape(5, -1).T)
+    assert torch.equal(big.columns, 2 * base.reshape(5, -1).T)
+    zero = torch.zeros(1, 4, 3, 3, dtype=torch.float64)
+    assert torch.equal(unique_directions(torch.cat([zero, base, zero, 4 * base[:2]])),
+                       torch.cat([zero, base]))
+    plain = reference_swap(content, base)
+    assert torch.allclose(swap_indexed(content, *small), plain, rtol=0, atol=1e-9)
+    assert torch.allclose(swap_indexed(content, *big), 2 * plain, rtol=0, atol=1e-9)
+    for patches, index in ((first_small, small), (first_big, big)):
+        assert torch.allclose(swap_indexed(content, *index), reference_swap(content, patches),
+                              rtol=0, atol=1e-9)
+
+
+def test_low_rank_index_ranks_nearly_as_well_as_the_exact_match():
+    """Beyond `rank` directions the projected argmax is approximate: the exact cosine of the
+    patch it picks stays within a few percent of the best one's."""
+    g = torch.Generator().manual_seed(4)
+    low = torch.rand(1, 32, 24, 24, generator=g) @ torch.rand(24, 24, generator=g)
+    style = torch.relu(low + 0.2 * torch.randn(1, 32, 24, 24, generator=g))
+    content = torch.relu(torch.randn(1, 32, 20, 20, generator=g) + 0.5)
+    patches = style_patches(style)
+    index = index_style(patches, rank=16)
+    assert index.basis.shape == (16, 32, 3, 3) and index.codes.shape == (patches.shape[0], 16)
+    unit = patches.reshape(patches.shape[0], -1)
+    unit = unit / unit.norm(dim=1, keepdim=True)
+    cols = torch.nn.functional.unfold(content, 3)[0].T  # (positions, 288)
+    exact = cols @ unit.T
+    best = exact.max(dim=1).values
+    assert swap_indexed(content, *index).shape == content.shape
+    projected = (cols @ index.basis.reshape(16, -1).T) @ index.codes.T
+    picked = exact.gather(1, projected.argmax(dim=1, keepdim=True))[:, 0]
+    assert float(((best - picked) / best).mean()) < 0.05
 
 
 def test_swap_of_style_with_itself_is_identity():
@@ -62,6 +95,8 @@ def test_swap_of_style_with_itself_is_identity():
     g = torch.Generator().manual_seed(2)
     style = torch.rand(1, 16, 7, 9, generator=g, dtype=torch.float64) + 0.1
     assert torch.allclose(swap(style, style_patches(style)), style, atol=1e-12)
+    assert torch.allclose(swap_indexed(style, *index_style(style_patches(style))), style,
+                          atol=1e-12)
 
 
 def test_max_patches_keeps_an_evenly_spaced_subset():
@@ -83,12 +118,17 @@ class _Swap(nn.Module):
         return swap(content, patches)
 
 
+class _SwapIndexed(nn.Module):
+    def forward(self, content, columns, basis, codes):
+        return swap_indexed(content, columns, basis, codes)
+
+
 def test_onnx_graph_with_patches_as_input_matches_torch(tmp_path):
     """One exported graph serves any number of style patches and any content size."""
     path = tmp_path / "swap.onnx"
     torch.onnx.export(_Swap(), (torch.rand(1, 8, 6, 7), torch.rand(5, 8, 3, 3)), str(path),
                       input_names=["content", "patches"], output_names=["out"],
-                      opset_version=17, dynamo=False,
+                      opset_version=18, dynamo=False,
                       dynamic_axes={"content": {0: "n", 2: "h", 3: "w"}, "patches": {0: "k"},
                                     "out": {0: "n", 2: "h", 3: "w"}})
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -98,3 +138,24 @@ def test_onnx_graph_with_patches_as_input_matches_torch(tmp_path):
         patches = torch.rand(k, 8, 3, 3, generator=g)
         got = session.run(None, {"content": content.numpy(), "patches": patches.numpy()})[0]
         np.testing.assert_allclose(got, swap(content, patches).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_graph_of_the_indexed_swap_matches_torch(tmp_path):
+    """The engine's form: the painting's index (columns, basis, codes) as graph inputs."""
+    path = tmp_path / "swap-indexed.onnx"
+    g = torch.Generator().manual_seed(5)
+    example = index_style(torch.rand(30, 8, 3, 3, generator=g), rank=4)
+    torch.onnx.export(_SwapIndexed(), (torch.rand(1, 8, 6, 7), *example), str(path),
+                      input_names=["content", "columns", "basis", "codes"],
+                      output_names=["out"], opset_version=18, dynamo=False,
+                      dynamic_axes={"content": {0: "n", 2: "h", 3: "w"},
+                                    "columns": {1: "k"}, "basis": {0: "r"},
+                                    "codes": {0: "k", 1: "r"}, "out": {0: "n", 2: "h", 3: "w"}})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape, k, rank in [((2, 8, 9, 5), 40, 6), ((1, 8, 3, 3), 1, 64), ((1, 8, 12, 14), 200, 16)]:
+        content = torch.rand(shape, generator=g)
+        index = index_style(torch.rand(k, 8, 3, 3, generator=g), rank)
+        feeds = dict(zip(["columns", "basis", "codes"], [t.numpy() for t in index], strict=True))
+        got = session.run(None, {"content": content.numpy(), **feeds})[0]
+        np.testing.assert_allclose(got, swap_indexed(content, *index).numpy(), rtol=1e-5,
+                                   atol=1e-5)

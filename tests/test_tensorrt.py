@@ -1,10 +1,16 @@
 """TensorRT and ONNX Runtime GPU providers, compared with ONNX Runtime on CPU.
 
-Marked `gpu`: every test here skips without CUDA and the `tensorrt` package. None of
-this has run yet (the development machine has no GPU); see README, Verification status.
+Marked `gpu` (skipped without CUDA), and `tensorrt` / `ort_trt` / `ort_cuda` by what else
+they need, so benchmarks/gpu-check.sh can leave out what a machine lacks with one line and
+count every remaining skip as a failure. None of this has run yet (the development
+machine has no GPU); see docs/backends.md.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -13,6 +19,19 @@ import torch
 from conftest import asset, cli
 
 from rtstyle.metrics import psnr
+
+HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
+
+
+def tensorrt(test):
+    """Needs the tensorrt package (gpu-check leaves these out, with a line, without it)."""
+    return pytest.mark.tensorrt(pytest.mark.skipif(not HAVE_TRT, reason="needs tensorrt")(test))
+
+
+def _ort_gpu() -> bool:
+    from rtstyle.engines.onnxruntime_engine import installed
+
+    return "onnxruntime-gpu" in installed()
 
 pytestmark = pytest.mark.gpu
 
@@ -32,6 +51,7 @@ def cpu_reference(udnie_home):
     return open_engine(str(udnie_home / "styles" / "udnie.safetensors"), "onnxruntime")
 
 
+@tensorrt
 @pytest.mark.parametrize("precision,min_db", [("fp32", 45), ("fp16", 38)])
 def test_exported_engine_matches_onnxruntime(udnie_home, cpu_reference, tmp_path,
                                              precision, min_db):
@@ -51,6 +71,7 @@ def test_exported_engine_matches_onnxruntime(udnie_home, cpu_reference, tmp_path
     assert engine.run(_frames(200, 300, 1)).shape == (1, 200, 300, 3)
 
 
+@tensorrt
 def test_int8_engine_from_qdq_graph(udnie_home, cpu_reference, tmp_path):
     pytest.importorskip("tensorrt")
     out = tmp_path / "udnie-int8.engine"
@@ -65,6 +86,7 @@ def test_int8_engine_from_qdq_graph(udnie_home, cpu_reference, tmp_path):
     assert psnr(open_engine(str(out)).run(frames), cpu_reference.run(frames)) >= 28
 
 
+@tensorrt
 def test_engine_for_another_gpu_is_rebuilt(udnie_home, cpu_reference, tmp_path):
     pytest.importorskip("tensorrt")
     from rtstyle.engines import open_engine
@@ -82,6 +104,7 @@ def test_engine_for_another_gpu_is_rebuilt(udnie_home, cpu_reference, tmp_path):
     assert psnr(engine.run(frames), cpu_reference.run(frames)) >= 45
 
 
+@tensorrt
 def test_tensorrt_backend_on_a_style_builds_per_size(udnie_home, cpu_reference, monkeypatch):
     pytest.importorskip("tensorrt")
     monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
@@ -95,7 +118,9 @@ def test_tensorrt_backend_on_a_style_builds_per_size(udnie_home, cpu_reference, 
         assert psnr(engine.run(frames), cpu_reference.run(frames)) >= 38  # fp16 graph
 
 
-@pytest.mark.parametrize("backend,min_db", [("onnxruntime-cuda", 38), ("onnxruntime-trt", 45)])
+@pytest.mark.parametrize("backend,min_db", [
+    pytest.param("onnxruntime-cuda", 38, marks=pytest.mark.ort_cuda),
+    pytest.param("onnxruntime-trt", 45, marks=pytest.mark.ort_trt)])
 def test_onnxruntime_gpu_providers_match_cpu(udnie_home, cpu_reference, monkeypatch, backend,
                                              min_db):
     import onnxruntime as ort
@@ -110,3 +135,113 @@ def test_onnxruntime_gpu_providers_match_cpu(udnie_home, cpu_reference, monkeypa
     engine = open_engine("udnie", backend)
     frames = _frames(240, 320)
     assert psnr(engine.run(frames), cpu_reference.run(frames)) >= min_db
+
+
+def _export_engine(udnie_home, tmp_path, *options: str):
+    out = tmp_path / "udnie.engine"
+    r = cli("export", "--style", "udnie", "--format", "tensorrt", *options, "-o", str(out),
+            env={"RTSTYLE_HOME": str(udnie_home)})
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@tensorrt
+def test_tensorrt_batch_above_the_profile_runs_in_chunks(udnie_home, cpu_reference, tmp_path):
+    from rtstyle.engines import open_engine
+
+    engine = open_engine(str(_export_engine(udnie_home, tmp_path, "--size", "320x240")))
+    frames = np.concatenate([_frames(240, 320)] * 3)  # 6 frames, profile max batch 4
+    got = engine.run(frames)
+    assert got.shape == frames.shape
+    assert psnr(got, cpu_reference.run(frames)) >= 45
+    assert psnr(got[5], got[1]) > 60  # the same frame in both chunks
+
+
+@tensorrt
+def test_tensorrt_dynamic_engine_inside_and_outside_its_range(udnie_home, cpu_reference,
+                                                              tmp_path):
+    from rtstyle.engines import open_engine
+
+    engine = open_engine(str(_export_engine(udnie_home, tmp_path,
+                                            "--dynamic", "320x240:400x300:480x360")))
+    inside = _frames(280, 360)
+    assert psnr(engine.run(inside), cpu_reference.run(inside)) >= 45  # runs at its own size
+    outside = _frames(600, 800, 1)  # resized to the optimum 400x300 and back
+    got = engine.run(outside)
+    assert got.shape == outside.shape and psnr(got, cpu_reference.run(outside)) >= 25
+
+
+@tensorrt
+def test_tensorrt_cached_plan_reopens_without_a_rebuild(udnie_home, tmp_path):
+    photo, env = asset("photos/golden_gate.jpg"), {"RTSTYLE_HOME": str(udnie_home)}
+    runs = [cli("image", str(photo), "--style", "udnie", "--backend", "tensorrt", "--size",
+                "320x240", "-o", str(tmp_path / f"out{i}.jpg"), env=env) for i in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    assert "building a TensorRT engine" not in runs[1].stderr
+
+
+def _rgb255_fixed_style(udnie_home, tmp_path, monkeypatch):
+    """udnie as a foreign graph: float RGB NCHW in 0..255, fixed to 240x320 (batch 1)."""
+    from rtstyle.styles.catalogue import import_style
+    from rtstyle.styles.modelfile import load_net
+
+    net = load_net(udnie_home / "styles" / "udnie.safetensors")[0]
+    path = tmp_path / "udnie-rgb255.onnx"
+    torch.onnx.export(net, (torch.rand(1, 3, 240, 320) * 255,), str(path), dynamo=False,
+                      input_names=["input_image"], output_names=["output_image"])
+    monkeypatch.setenv("RTSTYLE_HOME", str(udnie_home))
+    style = import_style(path, "udnie-rgb255")
+    assert style.meta["onnx_io"] == "rgb255" and style.meta["fixed_size"] == [240, 320]
+    return style
+
+
+@tensorrt
+@pytest.mark.parametrize("backend", ["tensorrt", "auto"])
+def test_tensorrt_runs_an_rgb255_fixed_size_onnx_style(udnie_home, tmp_path, monkeypatch,
+                                                       backend):
+    from rtstyle.engines import open_engine
+
+    style = _rgb255_fixed_style(udnie_home, tmp_path, monkeypatch)
+    cpu = open_engine(style, "onnxruntime")
+    engine = open_engine(style, backend)
+    assert engine.backend.startswith("tensorrt")
+    for h, w, n in [(240, 320, 2), (300, 400, 3)]:  # its size, and one resized to it
+        frames = np.concatenate([_frames(h, w)] * 2)[:n]
+        got = engine.run(frames)
+        assert got.shape == frames.shape and psnr(got, cpu.run(frames)) >= 40
+
+
+@pytest.mark.ort_trt
+@pytest.mark.skipif(not (HAVE_TRT and _ort_gpu()), reason="needs onnxruntime-gpu and tensorrt")
+def test_ort_trt_works_in_a_fresh_process(udnie_home, cpu_reference, tmp_path):
+    """TensorRT's pip libraries must load without the test process importing tensorrt."""
+    out = tmp_path / "out.png"
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), _frames(240, 320, 1)[0])
+    r = subprocess.run([sys.executable, "-m", "rtstyle", "image", str(photo), "--style",
+                        "udnie", "--backend", "onnxruntime-trt", "-o", str(out)],
+                       capture_output=True, text=True, timeout=600,
+                       env={**__import__("os").environ, "RTSTYLE_HOME": str(udnie_home)})
+    assert r.returncode == 0, r.stderr
+    got = cv2.imread(str(out))[None]
+    assert psnr(got, cpu_reference.run(cv2.imread(str(photo))[None])) >= 40
+
+
+@pytest.mark.ort_cuda
+@pytest.mark.skipif(not _ort_gpu(), reason="needs onnxruntime-gpu")
+def test_ort_gpu_is_the_only_onnxruntime_and_has_its_providers():
+    """Two ONNX Runtime packages overwrite each other and the GPU providers vanish; that
+    must fail here, not turn the provider tests into skips."""
+    import onnxruntime as ort
+
+    from rtstyle.engines.onnxruntime_engine import installed
+
+    assert installed() == ["onnxruntime-gpu"], "pip uninstall onnxruntime; keep onnxruntime-gpu"
+    assert "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def test_tensorrt_module_present_where_its_provider_is():
+    import onnxruntime as ort
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        assert importlib.util.find_spec("tensorrt") is not None, "pip install 'tensorrt>=10,<11'"

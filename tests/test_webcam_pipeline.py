@@ -16,7 +16,9 @@ from rtstyle.engines import open_engine
 from rtstyle.engines.adjust import adjust
 from rtstyle.engines.base import Engine
 from rtstyle.engines.swap import Budget
-from rtstyle.live.pipeline import Controls, Pipeline, StyleMenu
+from rtstyle.live.controls import Controls
+from rtstyle.live.menu import StyleMenu
+from rtstyle.live.pipeline import Pipeline
 from rtstyle.live.sources.demo import DemoClip
 from rtstyle.nets import build_net
 from rtstyle.styles.modelfile import save_model
@@ -148,7 +150,7 @@ def test_a_hung_engine_ends_the_run_with_an_error_instead_of_hanging():
     t0 = time.monotonic()
     try:
         with p:
-            p.run(None)
+            p.run()
         assert time.monotonic() - t0 < 30
         assert "has not returned a frame" in p.error and "--backend" in p.error
         stats = p.stats()

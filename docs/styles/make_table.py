@@ -1,4 +1,4 @@
-"""Print the README's table of built-in styles from the models' own training records.
+"""Print the table of built-in styles in docs/commands.md from the models' own training records.
 
     .venv/bin/python docs/styles/make_table.py
 

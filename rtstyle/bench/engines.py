@@ -41,6 +41,7 @@ class Variant:
     prepare: Callable[[BenchModel], str] | None = None
     unavailable: Callable[[BenchModel], str | None] = field(default=lambda model: None)
     opener: Callable[[BenchModel, int], Engine] | None = None
+    force: str | None = None  # open_engine's `precision` (None: the backend's policy)
     _specs: dict[str, str] = field(default_factory=dict, repr=False)
 
     def spec(self, model: BenchModel) -> str:
@@ -56,13 +57,13 @@ class Variant:
             return self.opener(model, threads)
         from rtstyle.engines import open_engine
 
-        return open_engine(self.spec(model), self.backend, threads)
+        return open_engine(self.spec(model), self.backend, threads, precision=self.force)
 
 
 # PSNR (dB) an engine's output must reach against torch eager's, by precision: fp32
 # engines agree to about a grey level (> 45 dB); fp16 and int8 trade some fidelity.
-MIN_PSNR = {"fp32": 40.0, "fp16": 35.0, "int8": 25.0}
-GPU_FP16 = {"tensorrt", "onnxruntime-cuda"}
+MIN_PSNR = {"fp32": 40.0, "bf16": 35.0, "fp16": 35.0, "int8": 25.0}
+GPU_FP16 = {"tensorrt", "onnxruntime-cuda", "torch-cuda"}
 CPU_ONNX = {"onnxruntime", "openvino"}  # CPU backends that run the fp32 ONNX export
 
 
@@ -70,11 +71,16 @@ def default_variants(workdir: Path | None = None,
                      calibration: list[Path] | None = None) -> dict[str, Variant]:
     """Every engine this install can run here, by name; `torch` first (the reference).
 
-    Backends run the model as it is. With `workdir`, precision variants run the model
-    exported by `rtstyle export` (fp16; int8 calibrated on `calibration`) on ONNX Runtime,
-    and the int8 export on OpenVINO too (which runs its Q/DQ convs as int8 kernels).
+    Backends run the model as it is, at the precision their policy picks (OpenVINO: by
+    the CPU's flags). Each other OpenVINO mode the CPU runs natively is a variant of its
+    own (`openvino-fp32`, `openvino-bf16`), and torch-cuda has `torch-cuda-fp32`, so
+    every precision is measured against the policy's pick. With `workdir`, precision
+    variants run the model exported by `rtstyle export` (fp16; int8 calibrated on
+    `calibration`) on ONNX Runtime, and the int8 export on OpenVINO too (which runs its
+    Q/DQ convs as int8 kernels, its float parts in bf16 where native).
     """
     from rtstyle.engines import available_backends
+    from rtstyle.engines.precision import cpu_flags, native, resolve
 
     backends = available_backends()
     variants = {"torch": Variant("torch", "fp32", 0.0, "torch")}
@@ -82,9 +88,21 @@ def default_variants(workdir: Path | None = None,
         if backend != "torch":
             # open_engine runs catalogue styles in fp16 on the GPU backends.
             precision = "fp16" if backend in GPU_FP16 else "fp32"
+            if backend == "openvino":
+                precision = resolve(None, False)
             variants[backend] = Variant(backend, precision, MIN_PSNR[precision], backend,
                                         prepare=_fp32_onnx if backend in CPU_ONNX else None,
                                         unavailable=_swap_backend_check(backend))
+    if "openvino" in backends:
+        for mode in ("fp32", "bf16"):
+            if mode != variants["openvino"].precision and native(mode, cpu_flags()):
+                variants[f"openvino-{mode}"] = Variant(
+                    f"openvino-{mode}", mode, MIN_PSNR[mode], "openvino", prepare=_fp32_onnx,
+                    unavailable=_transform_nets_only, force=mode)
+    if "torch-cuda" in backends:
+        variants["torch-cuda-fp32"] = Variant("torch-cuda-fp32", "fp32", MIN_PSNR["fp32"],
+                                              "torch-cuda", unavailable=_transform_nets_only,
+                                              force="fp32")
     if workdir is not None:
         exports = {p: _exporter(p, workdir, calibration) for p in ("fp16", "int8")}
         for backend, precision in [("onnxruntime", "fp16"), ("onnxruntime", "int8"),
@@ -158,6 +176,8 @@ class Settings:
     max_seconds: float = 5.0
     sweep: bool = False
     keep: frozenset = frozenset()  # (height, width) sizes never skipped by prediction
+    # (model, height, width) cases never skipped by prediction: the headline's targets
+    keep_cases: frozenset = frozenset({("full", 480, 640), ("lite", 720, 1280)})
 
 
 def measure(engine: Engine, frames: np.ndarray, settings: Settings,
@@ -194,7 +214,7 @@ def summarise(times_ms: list[float]) -> dict:
 
 def bench_engines(models: list[BenchModel], variants: list[Variant],
                   sizes: list[tuple[int, int]], inputs: BenchInputs, settings: Settings,
-                  peak_gflops: float | None = None,
+                  peak_gflops: float | dict[str, float | None] | None = None,
                   log: Callable[[str], None] = lambda line: None) -> list[dict]:
     """Run every (model, size, variant) case; one result dict per case (see module doc)."""
     if not variants or variants[0].name != REFERENCE:
@@ -212,9 +232,10 @@ def bench_engines(models: list[BenchModel], variants: list[Variant],
                        "precision": v.precision, "size": f"{width}x{height}", "width": width,
                        "height": height, "gflops": gflops, "min_psnr_db": v.min_psnr,
                        "warmup_runs": settings.warmup}
+                kept = (height, width) in settings.keep or \
+                    (model.key, height, width) in settings.keep_cases
                 reason = v.unavailable(model) or (
-                    None if (height, width) in settings.keep
-                    else _too_slow(last.get(v.name), height * width, settings))
+                    None if kept else _too_slow(last.get(v.name), height * width, settings))
                 if reason:
                     rec.update(status="skipped", reason=reason)
                 cases.append((v, rec))
@@ -316,8 +337,11 @@ def _run_case(model: BenchModel, v: Variant, frames: np.ndarray, settings: Setti
         f"{rec['fps']:.2f} FPS ({rec['runs']} runs)")
 
 
-def _ratios(cases: list[dict], peak_gflops: float | None) -> None:
-    """Speed-up over torch eager and achieved GFLOP/s, for the cases timed at one size."""
+def _ratios(cases: list[dict], peak_gflops: float | dict[str, float | None] | None) -> None:
+    """Speed-up over torch eager, achieved GFLOP/s, and its fraction of the machine's peak
+    for the engine's precision (bf16 and int8 peaks where measured, else fp32's), for the
+    cases timed at one size."""
+    peaks = peak_gflops if isinstance(peak_gflops, dict) else {"fp32": peak_gflops}
     base = cases[0].get("ms_median") if cases[0]["status"] == "ok" else None
     for rec in cases:
         if rec["status"] != "ok":
@@ -326,4 +350,7 @@ def _ratios(cases: list[dict], peak_gflops: float | None) -> None:
         if rec["gflops"]:
             achieved = rec["gflops"] / (rec["ms_median"] / 1000)
             rec["gflops_per_s"] = round(achieved, 1)
-            rec["fraction_of_peak"] = round(achieved / peak_gflops, 3) if peak_gflops else None
+            kind = rec["precision"] if peaks.get(rec["precision"]) else "fp32"
+            peak = peaks.get(kind)
+            rec["fraction_of_peak"] = round(achieved / peak, 3) if peak else None
+            rec["peak_precision"] = kind if peak else None

@@ -1,4 +1,5 @@
-"""What the numbers were measured on: the machine description, its fp32 peak, peak memory.
+"""What the numbers were measured on: the machine description, its peaks by precision
+(fp32, and bf16 / int8 where the CPU runs them natively), peak memory.
 
 A benchmark figure means little without the CPU, thread count and library versions next
 to it, and "fast" means little without the machine's own limit measured in the same run.
@@ -93,6 +94,64 @@ def matmul_peak(threads: int, n: int = 2048, runs: int = 8) -> dict:
                       f"{threads} threads",
             "note": "an fp32 limit: int8 kernels (VNNI: 4 multiply-adds per fp32 one) can "
                     "exceed it"}
+
+
+def low_precision_peaks(threads: int, n: int = 1024, runs: int = 6) -> dict[str, dict]:
+    """bf16 and int8 matmul peaks, through OpenVINO (the CPU engine that runs them).
+
+    torch's CPU int8 matmul is a reference kernel (well under 1 GOP/s), so both peaks
+    use OpenVINO: an n x n MatMul compiled with the bf16 hint, and one between
+    FakeQuantize'd operands (OpenVINO's int8 form). A peak counts only where the
+    compiled MatMul really runs in that precision (its runtime precision says so);
+    elsewhere the entry says why not. Ops per second: 2 per multiply-add, like GFLOP/s."""
+    try:
+        import numpy as np
+        import openvino as ov
+        try:
+            import openvino.opset13 as ops
+        except ImportError:  # older OpenVINO
+            import openvino.runtime.opset13 as ops
+    except ImportError:
+        return {p: {"gflops_per_s": None, "reason": "openvino is not installed"}
+                for p in ("bf16", "int8")}
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    core = ov.Core()
+    peaks = {}
+    for precision in ("bf16", "int8"):
+        x = param = ops.parameter([n, n], ov.Type.f32)
+        w = ops.constant(rng.standard_normal((n, n)).astype(np.float32))
+        if precision == "int8":
+            lo, hi = (ops.constant(np.float32(v)) for v in (-4.0, 4.0))
+            x, w = ops.fake_quantize(x, lo, hi, lo, hi, 256), ops.fake_quantize(w, lo, hi, lo,
+                                                                                  hi, 255)
+        model = ov.Model([ops.matmul(x, w, False, True)], [param])
+        hint = "bf16" if precision == "bf16" else "f32"
+        compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                     "INFERENCE_PRECISION_HINT": hint,
+                                                     "PERFORMANCE_HINT": "LATENCY"})
+        ran = {str(op.get_rt_info()["runtimePrecision"].astype(str))
+               for op in compiled.get_runtime_model().get_ordered_ops()
+               if "MatMul" in op.get_friendly_name()}
+        want = {"bf16": {"bf16"}, "int8": {"u8", "i8"}}[precision]
+        if not ran & want:
+            peaks[precision] = {"gflops_per_s": None,
+                                "reason": f"OpenVINO runs this CPU's {precision} matmul as "
+                                          f"{', '.join(sorted(ran)) or '?'}: not native here"}
+            continue
+        request = compiled.create_infer_request()
+        request.infer({0: a})  # warm-up
+        best = float("inf")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            request.infer({0: a})
+            best = min(best, time.perf_counter() - t0)
+        peaks[precision] = {
+            "gflops_per_s": round(2 * n**3 / best / 1e9, 1),
+            "method": f"{precision} matmul, OpenVINO {n}x{n} @ {n}x{n} "
+                      f"({'FakeQuantize u8 x i8' if precision == 'int8' else 'bf16 hint'}, "
+                      f"ran as {', '.join(sorted(ran))}), best of {runs}, {threads} threads"}
+    return peaks
 
 
 MEMORY_METHOD = ("peak resident set size (Linux VmHWM, reset through /proc/self/clear_refs "

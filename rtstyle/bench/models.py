@@ -155,14 +155,15 @@ def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
 
 
 def swap_frame_module(painting: Path) -> nn.Module:
-    """Style-swap as frames -> frames, with as many style patches as the engine takes from
+    """Style-swap as frames -> frames, with the index (patches x rank) the engine makes of
     `painting`; a copy, so counting FLOPs on it never touches the engine's shared nets."""
     import copy
 
     from rtstyle.engines.swap import open_swap_engine
 
     engine = open_swap_engine(painting, "torch")
-    model, n_patches = copy.deepcopy(engine.runtime.model), engine.n_patches
+    model = copy.deepcopy(engine.runtime.model)
+    shapes = [tuple(t.shape) for t in engine.index]
 
     class Bound(nn.Module):
         def __init__(self) -> None:
@@ -172,7 +173,7 @@ def swap_frame_module(painting: Path) -> nn.Module:
         def forward(self, frames: torch.Tensor) -> torch.Tensor:
             h, w = frames.shape[1], frames.shape[2]  # the engine pads to multiples of 4
             padded = frames.new_empty(frames.shape[0], h + -h % 4, w + -w % 4, 3)
-            patches = torch.empty(n_patches, 256, 3, 3, device=frames.device)
-            return self.model(padded, patches)
+            index = [torch.empty(shape, device=frames.device) for shape in shapes]
+            return self.model(padded, *index)
 
     return Bound()

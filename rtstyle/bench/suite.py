@@ -12,7 +12,12 @@ from pathlib import Path
 
 from rtstyle.bench.engines import REFERENCE, Settings, bench_engines, default_variants
 from rtstyle.bench.inputs import BenchInputs, find_photos
-from rtstyle.bench.machine import MEMORY_METHOD, describe_machine, matmul_peak
+from rtstyle.bench.machine import (
+    MEMORY_METHOD,
+    describe_machine,
+    low_precision_peaks,
+    matmul_peak,
+)
 from rtstyle.bench.models import FLOP_METHOD, resolve_models
 from rtstyle.bench.report import headline
 from rtstyle.errors import RtstyleError
@@ -72,11 +77,15 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
         f"load {machine['load_average_1_5_15min']}")
     peak = matmul_peak(settings.threads)
     log(f"fp32 peak: {peak['gflops_per_s']} GFLOP/s")
+    low = low_precision_peaks(settings.threads)
+    for kind, rec in low.items():
+        log(f"{kind} peak: " + (f"{rec['gflops_per_s']} GOP/s" if rec["gflops_per_s"]
+                                else rec["reason"]))
+    peaks = {"fp32": peak["gflops_per_s"], **{k: v["gflops_per_s"] for k, v in low.items()}}
     models, missing = resolve_models(cfg.models, cfg.style, cfg.painting, work)
     for key, why in missing.items():
         log(f"not benchmarked: {key} ({why})")
-    engines = bench_engines(models, variants, sizes, inputs, settings,
-                            peak["gflops_per_s"], log)
+    engines = bench_engines(models, variants, sizes, inputs, settings, peaks, log)
     pipelines: dict = {}
     if pipeline_size is not None:
         from rtstyle.bench.pipelines import bench_pipelines
@@ -90,6 +99,8 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
         "command": cfg.command or shlex.join(["rtstyle", *sys.argv[1:]]),
         "machine": machine,
         "peak": peak,
+        "peaks_low_precision": low,
+        "precision_policy": precision_policy(engines),
         "settings": {
             "threads": settings.threads, "warmup_runs": settings.warmup,
             "max_runs": settings.runs, "min_runs": settings.min_runs,
@@ -113,3 +124,27 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     }
     report["headline"] = headline(report)
     return report
+
+
+def precision_policy(engines: list[dict]) -> dict:
+    """What the CPU precision policy picks here, and whether the measurements agree: per
+    model and size, the fastest OpenVINO mode that keeps MIN_PSNR_DB against torch."""
+    from rtstyle.engines.precision import MIN_PSNR_DB, cpu_flags, native, resolve
+
+    flags = cpu_flags()
+    out: dict = {"cpu_native": [m for m in ("fp32", "bf16", "int8") if native(m, flags)],
+                 "auto_pick_fp32_graph": resolve(None, False, flags),
+                 "min_psnr_db": MIN_PSNR_DB, "measured": []}
+    cases: dict[tuple, list[dict]] = {}
+    for rec in engines:
+        if rec["engine"].startswith("openvino") and rec["status"] == "ok":
+            cases.setdefault((rec["model"], rec["size"]), []).append(rec)
+    for (model, size), recs in cases.items():
+        keep = [r for r in recs if (r.get("psnr_vs_torch_db") or 99) >= MIN_PSNR_DB]
+        best = min(keep, key=lambda r: r["ms_median"]) if keep else None
+        out["measured"].append({
+            "model": model, "size": size,
+            "modes": {r["engine"]: {"precision": r["precision"], "ms": r["ms_median"],
+                                    "psnr_db": r.get("psnr_vs_torch_db")} for r in recs},
+            "fastest_keeping_min_psnr": best["engine"] if best else None})
+    return out

@@ -24,6 +24,11 @@ def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_S
     p.add_argument("--backend", default="auto",
                    help="auto (fastest available), torch, onnxruntime, onnxruntime-cuda, ...")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
+    p.add_argument("--precision", default="auto",
+                   choices=["auto", "fp32", "bf16", "int8", "fp16"],
+                   help="auto (default): the fastest precision this CPU/GPU runs natively "
+                        "that stays within 35 dB of fp32; or force one (openvino: fp32, "
+                        "bf16, int8 for an int8 export; torch-cuda: fp16, fp32)")
     p.add_argument("--strength", type=float, default=1.0,
                    help="blend of stylised over original, 0..1 (default 1)")
     p.add_argument("--preserve-colors", action="store_true",

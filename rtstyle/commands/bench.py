@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-seconds", type=float, default=5.0, metavar="S",
                    help="stop timing a case after S seconds once --min-runs are done, and "
                         "skip cases predicted to need more, except at --pipeline-size "
-                        "(default 5)")
+                        "and the headline cases, full 640x480 and lite 1280x720 (default 5)")
     p.add_argument("--sweep", action="store_true",
                    help="run every case, even those predicted to exceed --max-seconds")
     p.add_argument("--style", default="udnie",

@@ -32,13 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtstyle.errors import RtstyleError
     from rtstyle.export.tensorrt import parse_profile
-    from rtstyle.limits import parse_size
+    from rtstyle.limits import check_count, parse_size
     from rtstyle.styles.exports import ExportRequest, export_style
 
-    if args.calibration_frames < 1:
-        raise RtstyleError("--calibration-frames must be at least 1")
+    check_count(args.calibration_frames, "--calibration-frames", 10_000)
     req = ExportRequest(
         style=args.style, format=args.format, precision=args.precision,
         size=parse_size(args.size, "--size").hw if args.size else None,

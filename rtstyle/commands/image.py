@@ -25,12 +25,20 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.engines.adjust import adjust, check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
-    from rtstyle.images import fit_max_size, read_image, write_image
+    from rtstyle.images import (
+        check_image_output,
+        check_image_size,
+        fit_max_size,
+        read_image,
+        write_image,
+    )
+    from rtstyle.limits import MAX_SIDE, MIN_SIDE, check_count, check_threads
 
     check_strength(args.strength)
-    for path in args.inputs:  # fail before any work on an input that is plainly missing
-        if not path.exists():
-            raise RtstyleError(f"input {path} does not exist")
+    check_threads(args.threads)
+    check_count(args.max_size, "--max-size", MAX_SIDE, MIN_SIDE)
+    for path in args.inputs:  # fail before any work on an input that is missing or too big
+        check_image_size(path, args.max_size)
     if len(args.inputs) > 1 or args.output.is_dir():
         if args.output.exists() and not args.output.is_dir():
             raise RtstyleError(f"{args.output} is a file; several inputs need an output folder")
@@ -45,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
         if src.resolve() == dst.resolve():
             raise RtstyleError(f"output {dst} would overwrite its input; choose another name")
         check_writable(dst)
+        check_image_output(dst)
 
-    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args))
+    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
+                         precision=args.precision)
     for src, dst in zip(args.inputs, targets, strict=True):
-        img = fit_max_size(read_image(src), args.max_size)
+        img = fit_max_size(read_image(src, args.max_size), args.max_size)
         styled = engine.run(img[None])[0]
         write_image(dst, adjust(img, styled, args.strength, args.preserve_colors))
         print(f"{src} -> {dst} ({engine.name}, {engine.backend})")

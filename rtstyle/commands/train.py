@@ -38,9 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-size", type=int, default=256,
                    help="painting's longer side in px for the style targets; larger gives "
                         "larger brush strokes (default 256)")
-    p.add_argument("--vgg-weights", default="imagenet", metavar="PATH|imagenet",
-                   help="loss network: 'imagenet' (torchvision download) or a local VGG19 "
-                        "features state dict (.safetensors or .pth)")
+    p.add_argument("--vgg-weights", default="builtin", metavar="builtin|imagenet|PATH",
+                   help="loss network: 'builtin' (shipped VGG19 to relu3_1, offline; enough for "
+                        "the default layers), 'imagenet' (torchvision download) or a local "
+                        "VGG19 features state dict (.safetensors or .pth)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="samples, checkpoint and model (default $RTSTYLE_HOME/training/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from the workdir's checkpoint")
@@ -63,9 +64,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from rtstyle.errors import RtstyleError
-    from rtstyle.styles.catalogue import find_style, home
+    from rtstyle.files import ensure_dir
+    from rtstyle.styles.catalogue import check_catalogue_writable, find_style, home
     from rtstyle.train.trainer import TrainConfig, train
 
+    _check_args(args)  # every option, and where the result goes, before any slow work
+    check_catalogue_writable(args.output)
+    ensure_dir(args.workdir or home() / "training" / args.output, "training folder")
     if not args.style_image.is_file():
         raise RtstyleError(f"--style-image {args.style_image} does not exist; give a painting")
     if args.threads:
@@ -95,3 +100,30 @@ def run(args: argparse.Namespace) -> int:
           f"(content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}); "
           f"model {result.model}, registered as user style '{cfg.name}'")
     return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Bounds on every number and the style name, so nothing fails after training."""
+    from rtstyle.limits import (
+        MAX_SIDE,
+        MAX_TRAIN_SIDE,
+        check_batch,
+        check_count,
+        check_positive,
+        check_threads,
+    )
+    from rtstyle.styles.catalogue import check_name
+
+    check_name(args.output)
+    check_threads(args.threads)
+    check_count(args.size, "--size", MAX_TRAIN_SIDE, 32)
+    check_batch(args.batch)
+    check_count(args.steps, "--steps", 10**9)
+    check_count(args.style_size, "--style-size", MAX_SIDE, 16)
+    check_count(args.sample_every, "--sample-every", 10**9)
+    check_count(args.checkpoint_every, "--checkpoint-every", 10**9)
+    check_count(args.holdout, "--holdout", 10**6, 0)
+    check_positive(args.lr, "--lr", high=10.0)
+    check_positive(args.time_limit, "--time-limit")
+    for term in DEFAULT_WEIGHTS:
+        check_positive(getattr(args, f"{term}_weight"), f"--{term}-weight", zero=True)

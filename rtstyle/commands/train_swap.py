@@ -23,8 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-weight", type=float, default=3.0,
                    help="weight of the pixel loss on unswapped samples, pins colours "
                         "(default 3; 0 gives the paper's objective)")
-    p.add_argument("--vgg-weights", default="imagenet",
-                   help="'imagenet' (torchvision download) or a local VGG19 features state dict")
+    p.add_argument("--vgg-weights", default="builtin", metavar="builtin|imagenet|PATH",
+                   help="encoder: 'builtin' (shipped VGG19 to relu3_1, the one the shipped "
+                        "decoder inverts), 'imagenet' (torchvision download) or a local VGG19 "
+                        "features state dict")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint file (default: OUTPUT with .ckpt)")
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable(dst)
     # One input: read it first too, so a bad file fails in a moment, not after loading.
     info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
-    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args))
+    engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
+                         precision=args.precision)
     failed = 0
     for src, dst in jobs:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import functools
+import json
 from pathlib import Path
 
 from rtstyle.commands._options import REALTIME_STYLE, add_style_options, swap_budget
@@ -38,60 +38,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="paintings for style-swap; Tab switches to them, n/p cycle")
     p.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR",
                    help="where screenshots and key-started recordings go (default: .)")
+    p.add_argument("--stabilize", action="store_true",
+                   help="less flicker: carry brush strokes along the motion (optical flow at "
+                        "half size, so a lite net stays real time)")
+    p.add_argument("--virtual-camera", nargs="?", const="", default=None, metavar="DEVICE",
+                   help="also send the stylised video to a virtual camera (v4l2loopback on "
+                        "Linux, OBS Virtual Camera on Windows/macOS) for Zoom, Teams, OBS; "
+                        "DEVICE e.g. /dev/video10 (default: the first found)")
     p.add_argument("--reconnect-timeout", type=float, default=10.0, metavar="S",
                    help="give up on a lost camera or stream after S seconds (default 10)")
     add_style_options(p, default_style=REALTIME_STYLE)
     p.set_defaults(run=run)
 
 
-def _menu(args: argparse.Namespace):
-    """The styles the keys cycle through, starting at the one asked for."""
-    from rtstyle.engines import IMAGE_SUFFIXES
-    from rtstyle.errors import RtstyleError
-    from rtstyle.live.pipeline import StyleMenu
-    from rtstyle.styles.catalogue import find_style, list_styles
-
-    nets: list[tuple[str, str | Path]] = [(s.name, s.name) for s in list_styles()
-                                          if "error" not in s.meta]
-    paintings: list[tuple[str, str | Path]] = []
-    if args.style_dir is not None:
-        if not args.style_dir.is_dir():
-            raise RtstyleError(f"--style-dir {args.style_dir} is not a folder; give a folder "
-                               "of painting images")
-        paintings = [(p.stem, p) for p in sorted(args.style_dir.iterdir())
-                     if p.suffix.lower() in IMAGE_SUFFIXES]
-        if not paintings:
-            raise RtstyleError(f"--style-dir {args.style_dir} has no images (.jpg, .png, ...)")
-    if args.style_image is not None:
-        if not args.style_image.is_file():
-            raise RtstyleError(f"style image {args.style_image} does not exist")
-        paintings = [(args.style_image.stem, args.style_image)] + [
-            p for p in paintings if p[1] != args.style_image]
-        return StyleMenu(nets, paintings, family="paintings")
-    style = find_style(args.style)  # fails early, with a suggestion, on an unknown name
-    if style.origin == "file":
-        nets.insert(0, (style.name, str(style.path)))
-    index = next(i for i, (label, _) in enumerate(nets) if label == style.name)
-    return StyleMenu(nets, paintings, family="nets", index=index)
-
-
 def run(args: argparse.Namespace) -> int:
-    import json
-    import signal
-    import sys
-
     from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
-    from rtstyle.limits import parse_size
-    from rtstyle.live.sources import open_source
+    from rtstyle.limits import check_count, check_threads, parse_size
+    from rtstyle.live.controls import Controls
+    from rtstyle.live.menu import build_menu
+    from rtstyle.live.session import LiveRun, run_live
 
     check_strength(args.strength)
-    if args.no_display and not (args.record or args.max_frames or args.stats_json):
-        raise RtstyleError("--no-display needs --record OUT.mp4, --max-frames N or "
-                           "--stats-json PATH, or nothing would come out")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise RtstyleError(f"--max-frames {args.max_frames} must be at least 1")
+    check_threads(args.threads)
+    if args.no_display and not (args.record or args.max_frames or args.stats_json
+                                or args.virtual_camera):
+        raise RtstyleError("--no-display needs --record OUT.mp4, --max-frames N, "
+                           "--stats-json PATH or --virtual-camera, or nothing would come out")
+    check_count(args.max_frames, "--max-frames", 10**9)
     for path in (args.record, args.stats_json):
         if path is not None:
             check_writable(path)
@@ -101,71 +76,37 @@ def run(args: argparse.Namespace) -> int:
         container_of(args.record)
     if not args.output_dir.is_dir():
         raise RtstyleError(f"--output-dir {args.output_dir} is not a folder; create it first")
-    window = None
     if not args.no_display:
         from rtstyle.sinks.window import check_display
 
         check_display()
-    size = parse_size(args.size, "--size") if args.size else None
-    budget = swap_budget(args)
+    if args.virtual_camera is not None:
+        from rtstyle.sinks.virtual_camera import require_backend
 
-    def log(message: str) -> None:
-        print(f"rtstyle: {message}", file=sys.stderr, flush=True)
+        require_backend()  # say what to install before any model loads
 
-    from rtstyle.engines import open_engine
-    from rtstyle.live.pipeline import Controls, Pipeline
+    def make_sinks(source, hud):
+        from rtstyle.sinks import VirtualCamera, Window
 
-    load = functools.partial(open_engine, backend=args.backend, threads=args.threads,
-                             swap=budget)
-
-    source = open_source(args.source, size, demo=args.demo)
-    try:
-        menu = _menu(args)
-        if size is None:  # process at the source's own size
-            first = source.read()
-            if first is None:
-                raise RtstyleError(f"{source.description} gave no frames; check it works "
-                                   "in another program, or use --demo")
-            size = (first.shape[1], first.shape[0])
-            if not source.live:
-                source.reopen()  # start a file from its first frame again
-        label, spec = menu.current()
-        log(f"loading {label} on {args.backend} for {size[0]}x{size[1]} from "
-            f"{source.description}")
-        engine = load(spec)
-        engine.warmup(size[1], size[0], runs=1)
-    except BaseException:
-        source.release()
-        raise
-    controls = Controls(args.strength, args.preserve_colors, args.mirror)
-    # A polite `kill` finishes the recording like Ctrl-C does, instead of cutting it off.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    pipeline = Pipeline(source, menu, engine, load=load, size=size, controls=controls,
-                        loop=args.loop,
-                        max_frames=args.max_frames, reconnect_timeout=args.reconnect_timeout,
-                        record_to=args.record, output_dir=args.output_dir, log=log)
-    try:
+        sinks = []
+        if args.virtual_camera is not None:
+            sinks.append(VirtualCamera(args.virtual_camera or None))
         if not args.no_display:
-            from rtstyle.sinks.window import Window
+            sinks.append(Window(f"rtstyle - {source.description}", hud=hud))
+        return sinks
 
-            window = Window(f"rtstyle - {source.description}")
-            log("press h in the window for the keys, q or Esc to quit")
-        with pipeline:
-            pipeline.run(window)
-    except KeyboardInterrupt:
-        log("stopped")
-    finally:
-        if window is not None:
-            window.close()
-        if not pipeline.capture.is_alive():  # never started, or done: let go of the camera
-            source.release()
-    stats = pipeline.stats()
+    run = LiveRun(menu=build_menu(args.style, args.style_image, args.style_dir),
+                  source=args.source, demo=args.demo,
+                  size=parse_size(args.size, "--size") if args.size else None,
+                  backend=args.backend, threads=args.threads, swap=swap_budget(args),
+                  precision=args.precision,
+                  controls=Controls(args.strength, args.preserve_colors, args.mirror),
+                  loop=args.loop, max_frames=args.max_frames,
+                  reconnect_timeout=args.reconnect_timeout, record_to=args.record,
+                  output_dir=args.output_dir, stabilize=args.stabilize, make_sinks=make_sinks)
+    stats = run_live(run)
     if args.stats_json is not None:
         write_bytes_atomic(args.stats_json, json.dumps(stats, indent=2).encode())
-    e2e = stats["fps_end_to_end"] or 0.0
-    log(f"{stats['frames_captured']} frames captured, {stats['frames_processed']} "
-        f"stylised, {stats['frames_dropped']} dropped; {e2e:.1f} FPS end to end, latency "
-        f"p50 {stats['latency_ms_p50'] or 0:.0f} ms")
-    if pipeline.error:
-        raise RtstyleError(pipeline.error)
+    if stats["error"]:
+        raise RtstyleError(stats["error"])
     return 0

@@ -16,6 +16,7 @@ from rtstyle.engines import (  # noqa: F401
     openvino_engine,
     registry,
     tensorrt_engine,
+    torch_cuda_engine,
     torch_engine,
 )
 from rtstyle.engines.base import Engine
@@ -40,9 +41,13 @@ def is_painting(spec: str | Path) -> bool:
 
 
 def open_engine(style: Style | str | Path, backend: str = "auto",
-                threads: int | None = None, swap: Budget | None = None) -> Engine:
+                threads: int | None = None, swap: Budget | None = None,
+                precision: str | None = None) -> Engine:
     """Load `style` on `backend`: a Style, a catalogue name, a model-file path, or a
-    painting (image file), which gives a style-swap engine limited by the `swap` budget."""
+    painting (image file), which gives a style-swap engine limited by the `swap` budget.
+    `precision` (None or "auto": the backend's policy) is checked against the backend's
+    `precisions`; `auto` then only considers backends that offer it."""
+    forced = precision not in (None, "auto")
     if not isinstance(style, Style) and is_painting(style):
         from rtstyle.engines.swap import open_swap_engine
 
@@ -50,7 +55,11 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     if isinstance(style, (str, Path)):
         style = find_style(str(style))
     if backend == "auto":
-        suits = [b for b in registry.backends() if b.auto and b.refuses(style) is None]
+        suits = [b for b in registry.backends() if b.auto and b.refuses(style) is None
+                 and (not forced or precision in b.precisions)]
+        if not suits:
+            raise RtstyleError(f"no backend runs --precision {precision} for this style; "
+                               "leave out --precision, or choose one that a backend offers")
         # None usable here: the first that would suit says what it needs (a GPU, a package).
         chosen = next((b for b in suits if registry.usable(b)), suits[0])
     else:
@@ -62,4 +71,10 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     reason = chosen.refuses(style)
     if reason:
         raise RtstyleError(reason)
+    if forced and precision not in chosen.precisions:
+        offered = ", ".join(chosen.precisions) or "its own precision only"
+        raise RtstyleError(f"--backend {chosen.name} does not take --precision {precision}; "
+                           f"it offers: {offered}")
+    if chosen.precisions and precision is not None:
+        return chosen.open_net(style, threads, precision=precision)  # type: ignore[call-arg]
     return chosen.open_net(style, threads)

@@ -1,10 +1,11 @@
-"""Per-frame adjustments after stylisation: strength blending and colour preservation."""
+"""Stylise a batch, then adjust each frame: strength blending and colour preservation."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 
 
@@ -28,3 +29,14 @@ def adjust(original: np.ndarray, styled: np.ndarray, strength: float = 1.0,
     if strength < 1.0:
         out = cv2.addWeighted(out, strength, original, 1.0 - strength, 0.0)
     return out
+
+
+def stylise(engine: Engine, frames: np.ndarray, strength: float = 1.0,
+            keep_colors: bool = False) -> np.ndarray:
+    """The one "stylise, then adjust" step: run the engine on a batch of uint8 BGR frames,
+    then apply colour preservation and strength to each against its original."""
+    styled = engine.run(frames)
+    if strength >= 1.0 and not keep_colors:
+        return styled
+    return np.stack([adjust(f, s, strength, keep_colors)
+                     for f, s in zip(frames, styled, strict=True)])

@@ -1,8 +1,9 @@
 """OpenVINO backend (optional extra `rtstyle[openvino]`): the fastest CPU engine measured.
 
-It reads rtstyle's ONNX exports directly. On the int8 export it turns the Q/DQ pairs
-into real int8 convolutions (VNNI), where ONNX Runtime's CPU provider gains little;
-see docs/backends.md. Each input shape gets its own compiled model (static shapes are
+It reads rtstyle's ONNX exports directly. Its precision follows the CPU
+(`rtstyle.engines.precision`): bf16 where the CPU has native bf16, and on the int8 export
+real int8 convolutions, where ONNX Runtime's CPU provider gains little; see
+docs/backends.md. Each input shape gets its own compiled model (static shapes are
 fastest), made on first sight and kept; compiled blobs are cached on disk.
 """
 
@@ -14,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rtstyle.engines import precision as precision_policy
 from rtstyle.engines.graph import GraphEngine, refuses_engine_file
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 
 if TYPE_CHECKING:
     from rtstyle.styles.catalogue import Style
+
+
+HINT = {"fp32": "f32", "bf16": "bf16"}
 
 
 def openvino_available() -> bool:
@@ -29,7 +34,8 @@ def openvino_available() -> bool:
 class OpenVinoSession:
     """An ONNX graph compiled by OpenVINO for the CPU, once per input shape."""
 
-    def __init__(self, path: Path, threads: int | None = None, cache_dir: Path | None = None):
+    def __init__(self, path: Path, threads: int | None = None, cache_dir: Path | None = None,
+                 precision: str = "fp32"):
         try:
             import openvino as ov
         except ImportError as e:
@@ -44,10 +50,13 @@ class OpenVinoSession:
         except Exception as e:  # OpenVINO raises RuntimeError with a long C++ trace
             raise RtstyleError(f"OpenVINO cannot read {path} ({str(e).splitlines()[0][:120]}); "
                                "the file is corrupt or not a model, re-export it") from e
-        # f32 inference: on CPUs with bf16 OpenVINO would otherwise lower the precision
-        # of instance norm too, which costs fidelity (and measured slower here).
+        # The float ops' precision is always set, never left to OpenVINO's default (bf16
+        # wherever the CPU has it): the policy decides, from measured speed and fidelity.
+        floats = precision_policy.float_hint(precision_policy.cpu_flags()) \
+            if precision == "int8" else precision
+        self.precision = precision
         self.config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
-                                       "INFERENCE_PRECISION_HINT": "f32"}
+                                       "INFERENCE_PRECISION_HINT": HINT[floats]}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
         self.input = self.model.inputs[0].get_any_name()
@@ -72,21 +81,22 @@ class OpenVinoSession:
 
 
 def _cache_dir() -> Path:
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
 
-    return home() / "cache" / "openvino"
+    return cache_dir("openvino")
 
 
-def open_net(style: Style, threads: int | None) -> GraphEngine:
+def open_net(style: Style, threads: int | None, precision: str | None = None) -> GraphEngine:
     from rtstyle.styles.exports import onnx_file
 
-    session = OpenVinoSession(onnx_file(style), threads, _cache_dir())
-    return GraphEngine(session, session.input, style.name, "openvino-cpu",
+    mode = precision_policy.resolve(precision, style.meta.get("precision") == "int8")
+    session = OpenVinoSession(onnx_file(style), threads, _cache_dir(), mode)
+    return GraphEngine(session, session.input, style.name, f"openvino-cpu-{mode}",
                        io=style.meta.get("onnx_io", "frames"),
                        fixed_size=style.meta.get("fixed_size"))
 
 
 register(Backend("openvino", rank=30, available=openvino_available, open_net=open_net,
-                 refuses=refuses_engine_file,
+                 refuses=refuses_engine_file, precisions=("auto", *precision_policy.MODES),
                  open_session=lambda path, threads: OpenVinoSession(path, threads,
                                                                     _cache_dir())))

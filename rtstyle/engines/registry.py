@@ -42,6 +42,9 @@ class Backend:
     cuda: bool = False  # needs an NVIDIA GPU
     auto: bool = True  # False: never picked by `auto` (e.g. a long first-frame build)
     aliases: tuple[str, ...] = ()
+    # --precision values open_net takes as its `precision` keyword; () means it takes none
+    # and runs its one precision.
+    precisions: tuple[str, ...] = ()
 
 
 _TABLE: dict[str, Backend] = {}

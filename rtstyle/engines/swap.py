@@ -9,8 +9,10 @@ painting (under a second at 256 px on a loaded 2-core CPU). `SwapEngine.set_styl
 on a worker thread while another thread calls `run`: the style is swapped in with one
 assignment.
 
-The ONNX graph takes frames and the raw style patches as inputs, so one exported graph
-serves every painting.
+Everything that depends only on the painting is computed once in `set_style`: its patches,
+deduplicated, and their low-rank index (rtstyle.swap.op.index_style), which makes the
+matching ~20x cheaper than comparing every patch pair. The ONNX graph takes frames and the
+index as inputs, so one exported graph serves every painting.
 """
 
 from __future__ import annotations
@@ -34,46 +36,55 @@ from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
-from rtstyle.swap.op import normalise, style_patches, swap
+from rtstyle.swap.op import RANK, StyleIndex, index_style, style_patches, swap_indexed
 
-VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # 'imagenet' (torchvision download) or a local state dict
+# The encoder: 'builtin' (default: the shipped VGG19 slice the shipped decoder inverts),
+# 'imagenet' (torchvision download) or a local state dict, for decoders trained on those.
+VGG_ENV = "RTSTYLE_VGG_WEIGHTS"
 DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; default: shipped
-AUTO_BACKEND = "torch"  # measured faster than ONNX Runtime on this CPU (issue 7 note)
+# The indexed graph ran 2-3x faster on ONNX Runtime than on torch eager and ~1.3-2x faster
+# than on OpenVINO (2-core AMD EPYC, AVX2; docs/swap.md, Figures).
+AUTO_BACKEND = "onnxruntime"
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
+INDEX_INPUTS = StyleIndex._fields  # the swap graph's inputs after `frames`
+GRAPH_FORM = "indexed1"  # bump when the graph's inputs or ops change (cache file name)
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits on the swap's cost, n_patches x positions x 2304 MACs.
+    """Limits on the swap's cost, positions x (2304 + n_patches) x rank MACs.
 
     style_size: longer side of the style image in px (patches grow with its square);
-    max_patches: keep an evenly spaced subset of the patches; precision: "fp32", or
-    "bf16" for the patch-matching conv (torch backend only).
+    max_patches: keep an evenly spaced subset of the patches; rank: principal directions
+    the patches are ranked in (more: closer to the exact match, see docs/swap.md);
+    precision: "fp32", or "bf16" for the matching (torch backend only).
     """
 
     style_size: int = 256
     max_patches: int | None = None
     precision: str = "fp32"
+    rank: int = RANK
 
 
 class SwapModel(nn.Module):
-    """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus raw style patches
-    (n, 256, 3, 3) -> stylised uint8 BGR frames of the same shape."""
+    """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus a painting's index
+    (columns (2304, n), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) -> stylised
+    uint8 BGR frames of the same shape."""
 
     def __init__(self, encoder: nn.Module, decoder: Decoder, precision: str = "fp32"):
         super().__init__()
         self.encoder, self.decoder, self.precision = encoder, decoder, precision
 
-    def forward(self, frames: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, columns: torch.Tensor, basis: torch.Tensor,
+                codes: torch.Tensor) -> torch.Tensor:
         content = self.encoder(frames_to_rgb(frames))["relu3_1"]
-        normed = normalise(patches)
         if self.precision == "bf16":
-            normed = normed.bfloat16()
-        return rgb_to_frames(self.decoder(swap(content, patches, normed)))
+            basis, codes = basis.bfloat16(), codes.bfloat16()
+        return rgb_to_frames(self.decoder(swap_indexed(content, columns, basis, codes)))
 
 
 def vgg_weights() -> str:
-    return os.environ.get(VGG_ENV, "imagenet")
+    return os.environ.get(VGG_ENV) or "builtin"
 
 
 def decoder_path() -> Path:
@@ -120,16 +131,19 @@ class _Runtime:
             self.backend = {"onnxruntime": "onnxruntime-cpu",
                             "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
 
-    def encode(self, painting: np.ndarray, max_patches: int | None) -> torch.Tensor:
+    def encode(self, painting: np.ndarray, budget: Budget) -> StyleIndex:
+        """The painting's index: all the swap needs from it, computed once."""
         with torch.inference_mode():
             features = self.encoder(frames_to_rgb(torch.from_numpy(painting[None])))["relu3_1"]
-            return style_patches(features, max_patches)
+            return index_style(style_patches(features, budget.max_patches), budget.rank)
 
-    def run(self, frames: np.ndarray, patches: torch.Tensor) -> np.ndarray:
+    def run(self, frames: np.ndarray, index: StyleIndex) -> np.ndarray:
         if self.session is not None:
-            return self.session.run({"frames": frames, "patches": patches.numpy()})
+            return self.session.run({"frames": frames, **{name: t.numpy() for name, t
+                                                          in zip(INDEX_INPUTS, index,
+                                                                 strict=True)}})
         with torch.inference_mode():
-            return self.model(torch.from_numpy(frames), patches).numpy()
+            return self.model(torch.from_numpy(frames), *index).numpy()
 
 
 def _matching_encoder(decoder_file: Path, meta: dict) -> nn.Module:
@@ -165,11 +179,12 @@ def backends() -> list[str]:
 
 def _swap_graph(model: SwapModel, decoder_file: Path) -> Path:
     """The swap graph for this decoder and encoder, exported once and cached."""
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
 
     digest = hashlib.sha256(decoder_file.read_bytes())
     digest.update(encoder_fingerprint(model.encoder).encode())
-    path = home() / "cache" / "onnx" / f"swap-{digest.hexdigest()[:16]}-{__version__}.onnx"
+    path = (cache_dir("onnx")
+            / f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}.onnx")
     if not path.exists():
         export_swap_onnx(model, path)
     return path
@@ -177,7 +192,8 @@ def _swap_graph(model: SwapModel, decoder_file: Path) -> Path:
 
 def export_swap_onnx(model: SwapModel, path: Path) -> Path:
     """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
-    `patches` (float32 n,256,3,3), output `styled` frames. Written atomically."""
+    a painting's index (`columns`, `basis`, `codes`, float32), output `styled` frames.
+    Written atomically."""
     from rtstyle.export.onnx import OPSET
     from rtstyle.files import atomic_output
 
@@ -185,13 +201,15 @@ def export_swap_onnx(model: SwapModel, path: Path) -> Path:
         raise RtstyleError("the ONNX swap graph is fp32 only; bf16 runs on --backend torch")
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = torch.zeros(1, 64, 96, 3, dtype=torch.uint8)
-    patches = torch.rand(20, 256, 3, 3)
+    example = index_style(torch.rand(20, 256, 3, 3), rank=8)
     axes = {0: "batch", 1: "height", 2: "width"}
     with atomic_output(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (frames, patches), str(tmp), input_names=["frames", "patches"],
-                          output_names=["styled"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"frames": axes, "patches": {0: "n"}, "styled": axes})
+        torch.onnx.export(model, (frames, *example), str(tmp),
+                          input_names=["frames", *INDEX_INPUTS], output_names=["styled"],
+                          opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"frames": axes, "columns": {1: "n"}, "basis": {0: "k"},
+                                        "codes": {0: "n", 1: "k"}, "styled": axes})
     return path
 
 
@@ -222,8 +240,8 @@ class SwapEngine(Engine):
         t0 = time.perf_counter()
         if image is None:
             image = load_painting(painting, self.budget.style_size)
-        patches = self.runtime.encode(image, self.budget.max_patches)
-        self._style = (Path(painting).stem, patches)
+        index = self.runtime.encode(image, self.budget)
+        self._style = (Path(painting).stem, index)
         self.encode_seconds = time.perf_counter() - t0
         return self.encode_seconds
 
@@ -241,8 +259,13 @@ class SwapEngine(Engine):
         return self._style[0]
 
     @property
+    def index(self) -> StyleIndex:
+        """The current painting's index (what the swap graph takes besides frames)."""
+        return self._style[1]
+
+    @property
     def n_patches(self) -> int:
-        return int(self._style[1].shape[0])
+        return int(self.index.columns.shape[1])
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         check_frames(frames)

@@ -5,9 +5,11 @@ context reads and writes torch tensors through set_tensor_address, and execute_a
 runs on a private CUDA stream. Opened from a style, an engine is built (or taken from
 the cache) for each frame size on first sight, with a profile fixed to that size;
 opened from an exported engine file, frames outside its profile are resized to the
-profile's optimum size and back.
+profile's optimum size and back. A foreign ONNX style keeps its own convention: a float
+RGB NCHW (`rgb255`) input and a fixed size, to which frames are resized; batches larger
+than the profile (or a graph's fixed batch) run in chunks.
 
-Written against TensorRT 10; not verified on a GPU yet (see README, Verification status).
+Written against TensorRT 10; not verified on a GPU yet (see docs/status.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from rtstyle.engines.graph import graph_input, graph_output
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import (
-    MAX_BATCH,
     EngineFile,
     Profile,
     load_plan,
@@ -34,9 +35,20 @@ if TYPE_CHECKING:
     from rtstyle.styles.catalogue import Style
 
 
+def _torch_dtype(trt: Any, dtype: Any) -> Any:
+    import torch
+
+    table = {trt.uint8: torch.uint8, trt.float32: torch.float32, trt.float16: torch.float16}
+    if dtype not in table:
+        raise RtstyleError(f"engine input/output type {dtype} is not one rtstyle feeds; "
+                           "export the graph with uint8 frames or float input")
+    return table[dtype]
+
+
 class TensorRTEngine(Engine):
     def __init__(self, onnx_bytes: bytes, name: str, cache_dir: Path,
-                 engine_file: EngineFile | None = None, precision: str = "fp32"):
+                 engine_file: EngineFile | None = None, precision: str = "fp32",
+                 io: str = "frames", fixed_size: tuple[int, int] | None = None):
         self.trt = require_tensorrt()
         import torch
 
@@ -45,7 +57,11 @@ class TensorRTEngine(Engine):
         self.stream = torch.cuda.Stream()
         # profile -> (runtime, engine, context, input name, output name)
         self.loaded: dict[Profile, tuple[Any, Any, Any, str, str]] = {}
-        self.fixed: Profile | None = None
+        self.io = io
+        # A graph fixed to one size runs at that size only (frames resized to it).
+        self.fixed: Profile | None = Profile.fixed(*fixed_size) if fixed_size else None
+        if self.fixed is not None:
+            self._load(self.fixed)
         self.backend = f"tensorrt-{precision}"
         if engine_file is not None:
             self.fixed = engine_file.profile
@@ -54,7 +70,8 @@ class TensorRTEngine(Engine):
 
     def _load(self, profile: Profile, plan: bytes | None = None,
               built_for: dict[str, Any] | None = None) -> Any:
-        runtime, engine = load_plan(self.onnx_bytes, profile, self.cache_dir, plan, built_for)
+        runtime, engine = load_plan(self.onnx_bytes, profile, self.cache_dir, plan, built_for,
+                                    self.io)
         context = engine.create_execution_context()
         if context is None:
             raise RtstyleError("TensorRT could not create an execution context (out of GPU "
@@ -80,24 +97,37 @@ class TensorRTEngine(Engine):
     def run(self, frames: np.ndarray) -> np.ndarray:
         check_frames(frames)
         n, h, w, _ = frames.shape
-        (_, _, context, inp, out), resize = self._pick(h, w)
-        x = graph_input(frames, "frames", resize)
+        (_, engine, context, inp, out), resize = self._pick(h, w)
+        x = graph_input(frames, self.io, resize)
         torch = self.torch
+        in_type = _torch_dtype(self.trt, engine.get_tensor_dtype(inp))
+        out_type = _torch_dtype(self.trt, engine.get_tensor_dtype(out))
+        # The most frames one call takes: a graph's fixed batch, else the profile's max.
+        static = engine.get_tensor_shape(inp)[0]
+        batch = static if static > 0 else engine.get_tensor_profile_shape(inp, 0)[2][0]
         results = []
         with torch.cuda.stream(self.stream):
-            for start in range(0, n, MAX_BATCH):
-                chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + MAX_BATCH]))
-                src = chunk.pin_memory().to("cuda", non_blocking=True)
-                context.set_input_shape(inp, tuple(src.shape))
+            for start in range(0, n, batch):
+                chunk = torch.from_numpy(np.ascontiguousarray(x[start:start + batch]))
+                src = chunk.pin_memory().to("cuda", non_blocking=True).to(in_type)
+                if static > 0 and src.shape[0] < static:  # a fixed batch: pad, drop later
+                    pad = src[-1:].expand(static - src.shape[0], *src.shape[1:])
+                    src = torch.cat([src, pad])
+                if not context.set_input_shape(inp, tuple(src.shape)):
+                    raise RtstyleError(f"TensorRT refused input shape {tuple(src.shape)} for "
+                                       f"'{self.name}' (outside the engine's profile); "
+                                       "re-export it with a --dynamic range that covers it")
                 shape = tuple(context.get_tensor_shape(out))
-                dst = torch.empty(shape, dtype=torch.uint8, device="cuda")
+                dst = torch.empty(shape, dtype=out_type, device="cuda")
                 context.set_tensor_address(inp, src.data_ptr())
                 context.set_tensor_address(out, dst.data_ptr())
                 if not context.execute_async_v3(self.stream.cuda_stream):
                     raise RtstyleError("TensorRT failed to run the engine (see its log above)")
-                results.append(dst.to("cpu", non_blocking=True))
+                results.append(dst[:len(chunk)].float().to("cpu", non_blocking=True)
+                               if out_type == torch.float16 else
+                               dst[:len(chunk)].to("cpu", non_blocking=True))
         self.stream.synchronize()
-        return graph_output(torch.cat(results).numpy(), "frames", frames.shape)
+        return graph_output(torch.cat(results).numpy(), self.io, frames.shape)
 
     def close(self) -> None:
         self.loaded.clear()
@@ -119,10 +149,10 @@ def _refuses(style: Style) -> str | None:
 def open_net(style: Style, threads: int | None) -> TensorRTEngine:
     """A style's net built into a plan per frame size, or an exported engine file, which
     rebuilds itself from the ONNX inside it when it was built for another GPU or TensorRT."""
-    from rtstyle.styles.catalogue import home
+    from rtstyle.styles.catalogue import cache_dir
     from rtstyle.styles.exports import onnx_file
 
-    cache = home() / "cache" / "tensorrt"
+    cache = cache_dir("tensorrt")
     if style.is_engine_file:
         require_tensorrt()
         engine_file = EngineFile.read(style.path)
@@ -130,7 +160,9 @@ def open_net(style: Style, threads: int | None) -> TensorRTEngine:
                               cache, engine_file)
     precision = "fp32" if style.is_onnx else "fp16"
     return TensorRTEngine(onnx_file(style, precision).read_bytes(), style.name, cache,
-                          precision=style.meta.get("precision", precision))
+                          precision=style.meta.get("precision", precision),
+                          io=style.meta.get("onnx_io", "frames"),
+                          fixed_size=style.meta.get("fixed_size"))
 
 
 register(Backend("tensorrt", rank=10, cuda=True, open_net=open_net, refuses=_refuses,

@@ -21,6 +21,9 @@ class TorchEngine(Engine):
         if threads:
             torch.set_num_threads(threads)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda":  # the fp32 reference: no TF32 convolutions
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         self.model = FrameModel(net).eval().to(self.device)
         self.backend = f"torch-{self.device.type}"
         self.name = name
@@ -38,7 +41,7 @@ def open_net(style: Style, threads: int | None) -> TorchEngine:
     return TorchEngine(load_net(style.path)[0], style.name, threads)
 
 
-def _refuses(style: Style) -> str | None:
+def refuses(style: Style) -> str | None:
     if style.is_onnx:
         return (f"style '{style.name}' is an ONNX file and cannot run on torch; "
                 "use --backend onnxruntime")
@@ -46,4 +49,4 @@ def _refuses(style: Style) -> str | None:
 
 
 register(Backend("torch", rank=90, available=lambda: True, open_net=open_net,
-                 refuses=_refuses))
+                 refuses=refuses))

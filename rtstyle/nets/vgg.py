@@ -1,7 +1,9 @@
 """VGG19 feature extractor: the loss network for training and the style-swap encoder.
 
 Takes float RGB in 0..255 (the transform nets' range) and applies torchvision's
-ImageNet normalisation itself. Weights come from torchvision (`imagenet`, needs
+ImageNet normalisation itself. Weights come from `builtin` (the Oxford VGG19 sliced to
+relu3_1, shipped with rtstyle: CC BY 4.0, Simonyan & Zisserman; enough for style-swap and
+the default training layers, so both work offline), torchvision (`imagenet`, needs
 internet once) or a local state dict in torchvision's `features` layout (keys `0.weight`
 ...), e.g. the offline VGG19 that stops at relu3_4.
 """
@@ -28,6 +30,8 @@ LAYERS = [
 _CHANNELS = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
+# Made by benchmarks/make_vgg_slice.py; its metadata holds the licence and attribution.
+BUILTIN_WEIGHTS = Path(__file__).resolve().parents[1] / "builtin" / "vgg19_relu3_1.safetensors"
 
 
 def _vgg19_layers(upto: int) -> nn.Sequential:
@@ -47,7 +51,8 @@ def _vgg19_layers(upto: int) -> nn.Sequential:
 
 
 def load_state(weights: str | Path) -> dict[str, torch.Tensor]:
-    """A `features` state dict from `imagenet` (torchvision download) or a local file."""
+    """A `features` state dict from `builtin` (shipped, to relu3_1), `imagenet`
+    (torchvision download) or a local file; float32 whatever the file stores."""
     if str(weights) == "imagenet":
         from torchvision.models import VGG19_Weights, vgg19
 
@@ -57,14 +62,14 @@ def load_state(weights: str | Path) -> dict[str, torch.Tensor]:
             raise RtstyleError(f"cannot download torchvision's VGG19 weights ({e}); "
                                "pass a local state dict (`--vgg-weights PATH` when training, "
                                "`RTSTYLE_VGG_WEIGHTS=PATH` for style-swap)") from e
-    path = Path(weights)
+    path = BUILTIN_WEIGHTS if str(weights) == "builtin" else Path(weights)
     if not path.is_file():
         raise RtstyleError(f"VGG weights {path} not found; pass a local state dict or 'imagenet'")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            return load_file(str(path))
+            return {k: v.float() for k, v in load_file(str(path)).items()}
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise RtstyleError(f"cannot read VGG weights {path} ({e}); the file is corrupt") from e
@@ -73,7 +78,7 @@ def load_state(weights: str | Path) -> dict[str, torch.Tensor]:
 class VGGFeatures(nn.Module):
     """Returns {layer name: activation} for the requested layers, running only as deep as needed."""
 
-    def __init__(self, layers: list[str], weights: str | Path = "imagenet"):
+    def __init__(self, layers: list[str], weights: str | Path = "builtin"):
         super().__init__()
         unknown = [name for name in layers if name not in LAYERS]
         if unknown:
@@ -87,7 +92,8 @@ class VGGFeatures(nn.Module):
             have = max((int(k.split(".")[0]) for k in state), default=-1)
             raise RtstyleError(
                 f"layer {LAYERS[deepest]} needs VGG19 weights beyond {LAYERS[have + 1]}; "
-                "use shallower layers or --vgg-weights imagenet (downloads the full net)")
+                "use shallower layers, or --vgg-weights imagenet (downloads the full net) or "
+                "--vgg-weights PATH (a local VGG19 features state dict)")
         self.body.load_state_dict({k: state[k] for k in need})
         self.body.requires_grad_(False).eval()
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255.0)

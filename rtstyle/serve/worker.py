@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from rtstyle.engines.adjust import adjust
@@ -23,36 +22,7 @@ from rtstyle.live.slot import Frame, NewestSlot
 from rtstyle.serve.pool import EnginePool
 from rtstyle.video.stabilize import Stabilizer
 
-FLOW_SIDE = 320  # the stabiliser's optical flow runs at most this wide (cost ~ area)
-
-
-class ReducedFlowStabilizer(Stabilizer):
-    """The flow-based Stabilizer with its flow and trust computed on a downscaled frame:
-    at 640x480 the full-size flow costs more than a lite net, a half-size one a quarter."""
-
-    def __init__(self, max_side: int = FLOW_SIDE, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.max_side = max_side
-
-    def trust(self, content: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = grey.shape
-        scale = self.max_side / max(h, w)
-        if scale >= 1.0:
-            return super().trust(content, grey)
-        small = (max(16, round(w * scale)), max(16, round(h * scale)))
-        full_prev = self._prev_content, self._prev_grey
-        self._prev_content = cv2.resize(full_prev[0], small, interpolation=cv2.INTER_AREA)
-        self._prev_grey = cv2.resize(full_prev[1], small, interpolation=cv2.INTER_AREA)
-        try:
-            where, trust = super().trust(cv2.resize(content, small, interpolation=cv2.INTER_AREA),
-                                         cv2.resize(grey, small, interpolation=cv2.INTER_AREA))
-        finally:
-            self._prev_content, self._prev_grey = full_prev
-        sx, sy = w / small[0], h / small[1]
-        where = cv2.resize(where, (w, h), interpolation=cv2.INTER_LINEAR)
-        where[..., 0] = (where[..., 0] + 0.5) * sx - 0.5  # pixel centres, small -> full
-        where[..., 1] = (where[..., 1] + 0.5) * sy - 0.5
-        return where, cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR)
+FLOW_SCALE = 0.5  # the stabiliser's flow at half size: most of its cost, a quarter left
 
 
 @dataclass
@@ -79,7 +49,7 @@ class FrameWorker(threading.Thread):
         super().__init__(daemon=True, name="rtstyle-serve-worker")
         self.pool, self.controls, self.deliver, self.decode = pool, controls, deliver, decode
         self.slot = NewestSlot()
-        self.stabilizer = ReducedFlowStabilizer() if stabilize else None
+        self.stabilizer = Stabilizer(flow_scale=FLOW_SCALE) if stabilize else None
         self.showing = "original"
         self.frames = 0
         self.work_ms: deque[float] = deque(maxlen=300)

@@ -1,18 +1,20 @@
 """The on-screen window: stylised frames, the heads-up overlay, the help card, hot keys.
 
 OpenCV's highgui must be driven from the main thread; `Window` is only used there.
-Keys map to action names that the pipeline applies (pipeline.Pipeline.handle).
+Keys map to action names of the live action API (live.controls.Actions).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from rtstyle.errors import RtstyleError
+from rtstyle.sinks.base import Sink
 
 # (keys, action, help text). Arrow codes are what cv2.waitKeyEx returns on Qt, GTK and
 # Windows builds; the letter keys work everywhere.
@@ -81,15 +83,27 @@ def draw_help(frame: np.ndarray) -> np.ndarray:
     return out
 
 
-class Window:
-    """One highgui window, placed at the top-left of the screen, without Qt's toolbar."""
+class Window(Sink):
+    """One highgui window, placed at the top-left of the screen, without Qt's toolbar.
 
-    def __init__(self, title: str = "rtstyle"):
+    As a sink it shows each frame with the HUD that `hud` returns; as a controller its
+    `poll` turns key presses into action names. The HUD and help card are its own
+    business (keys i and h), so they never reach the pipeline."""
+
+    name = "window"
+
+    def __init__(self, title: str = "rtstyle", hud: Callable[[], list[str]] | None = None):
         check_display()
-        self.title = title
+        self.title, self.hud = title, hud
+        self.show_hud, self.show_help = True, False
+        self.last: np.ndarray | None = None
         cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         cv2.moveWindow(title, 0, 0)
         self._shown = False
+
+    def write(self, frame: np.ndarray, capture_time: float) -> None:
+        self.last = frame
+        self.show(frame, self.hud() if self.hud and self.show_hud else None, self.show_help)
 
     def show(self, frame: np.ndarray, hud: list[str] | None = None,
              help_card: bool = False) -> None:
@@ -115,7 +129,16 @@ class Window:
             return "quit"
         if code == -1:
             return None
-        return ACTIONS.get(code, ACTIONS.get(code & 0xFF) if code < 0x10000 else None)
+        action = ACTIONS.get(code, ACTIONS.get(code & 0xFF) if code < 0x10000 else None)
+        if action in ("hud", "help"):
+            if action == "hud":
+                self.show_hud = not self.show_hud
+            else:
+                self.show_help = not self.show_help
+            if self.last is not None:  # redraw at once
+                self.write(self.last, 0.0)
+            return None
+        return action
 
     def close(self) -> None:
         try:

@@ -7,34 +7,48 @@ built-in one of the same name.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
-import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import onnx
 import platformdirs
 
 from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import get_metadata, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, EngineFile
-from rtstyle.files import atomic_output
-from rtstyle.styles.importers import PUBLISHED, UNKNOWN_LICENCE, import_net
+from rtstyle.files import atomic_output, ensure_dir, stale_partials
+from rtstyle.limits import check_size
+from rtstyle.styles.importers import (
+    PUBLISHED,
+    UNKNOWN_LICENCE,
+    import_net,
+    manifest_path,
+    parse_manifest,
+)
 from rtstyle.styles.modelfile import FORMAT as MODEL_FORMAT
-from rtstyle.styles.modelfile import read_meta, save_model
+from rtstyle.styles.modelfile import model_bytes, read_meta
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "builtin"
 SUFFIXES = (".safetensors", ".onnx")
 ML5_URL = ("https://raw.githubusercontent.com/ml5js/ml5-data-and-models/main/models/"
            "style-transfer/{style}/{file}")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # used with fullmatch: no "$\\n" hole
+MAX_NAME = 64
+LOCK_TIMEOUT_S = 120.0
+ONNX_IO = ("frames", "rgb255")
 
 
 @dataclass(frozen=True)
@@ -63,14 +77,62 @@ def user_dir() -> Path:
     return home() / "styles"
 
 
+def check_name(name: str) -> str:
+    """The one check of a style name from outside (--name, -o, remove): a plain file name
+    of letters, digits, '_', '-', '.', starting with a letter or digit, at most MAX_NAME
+    characters, so every catalogue operation stays inside the catalogue folder."""
+    shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+    if not _NAME.fullmatch(name):
+        raise RtstyleError(f"style name {shown} is not allowed; use letters, digits, '_', "
+                           "'-' and '.', starting with a letter or digit")
+    if len(name) > MAX_NAME:
+        raise RtstyleError(f"style name {shown} is {len(name)} characters long; use at "
+                           f"most {MAX_NAME}")
+    return name
+
+
+_fallback_cache: Path | None = None
+
+
+def cache_dir(kind: str) -> Path:
+    """home()/cache/<kind>, created. Caches only save time, so when that folder cannot be
+    written (a read-only $RTSTYLE_HOME) this run caches in a private temp folder instead,
+    removed at exit, and says so once."""
+    global _fallback_cache
+    try:
+        return ensure_dir(home() / "cache" / kind, "cache folder")
+    except RtstyleError as e:
+        if _fallback_cache is None:
+            _fallback_cache = Path(tempfile.mkdtemp(prefix="rtstyle-cache-"))
+            atexit.register(shutil.rmtree, _fallback_cache, ignore_errors=True)
+            print(f"rtstyle: note: {e}; caching in a temporary folder for this run",
+                  file=sys.stderr)
+        return ensure_dir(_fallback_cache / kind, "cache folder")
+
+
 def read_style_meta(path: Path) -> dict[str, Any]:
-    if path.suffix == ".onnx":
-        try:
-            return get_metadata(onnx.load(str(path), load_external_data=False))
-        except Exception as e:  # onnx raises DecodeError and others for bad files
-            raise RtstyleError(f"{path} is not a readable ONNX file ({type(e).__name__}); "
-                               "re-export or re-import it") from e
-    return read_meta(path)
+    """A model file's metadata, checked: ONNX claims (input layout, fixed size) too."""
+    if path.suffix != ".onnx":
+        return read_meta(path)
+    try:
+        meta = get_metadata(onnx.load(str(path), load_external_data=False))
+    except Exception as e:  # onnx raises DecodeError and others for bad files
+        raise RtstyleError(f"{path} is not a readable ONNX file ({type(e).__name__}); "
+                           "re-export or re-import it") from e
+    if not isinstance(meta, dict):
+        raise RtstyleError(f"{path} has rtstyle metadata that is not a JSON object; "
+                           "re-export or re-import it")
+    if meta.get("onnx_io", "frames") not in ONNX_IO:
+        raise RtstyleError(f"{path} claims an unknown input layout "
+                           f"{str(meta.get('onnx_io'))[:20]!r}; re-import it")
+    fixed = meta.get("fixed_size")
+    if fixed is not None:
+        if not (isinstance(fixed, list) and len(fixed) == 2
+                and all(type(d) is int for d in fixed)):
+            raise RtstyleError(f"{path} claims a fixed size {str(fixed)[:40]!r} that is not "
+                               "[height, width]; re-export or re-import it")
+        check_size(fixed[1], fixed[0], f"fixed size of {path.name}")
+    return meta
 
 
 def _scan(folder: Path, origin: str) -> dict[str, Style]:
@@ -114,19 +176,62 @@ def find_style(name_or_path: str) -> Style:
         return style
     near = difflib.get_close_matches(name_or_path, list(styles), n=1, cutoff=0.5)
     hint = f"did you mean '{near[0]}'? " if near else ""
-    raise RtstyleError(f"unknown style '{name_or_path}'; {hint}see `rtstyle styles list`, or "
+    raise RtstyleError(f"unknown style {name_or_path!r}; {hint}see `rtstyle styles list`, or "
                        "`rtstyle styles import`/`pull` to add one")
 
 
-def _target(name: str, suffix: str) -> Path:
-    if not _NAME.match(name):
-        raise RtstyleError(f"style name '{name}' is not allowed; use letters, digits, '_', '-'")
-    folder = user_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    for other in SUFFIXES:  # one file per name
-        if other != suffix:
-            (folder / f"{name}{other}").unlink(missing_ok=True)
-    return folder / f"{name}{suffix}"
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[Path]:
+    """Hold the name's lock (one writer or remover per style name at a time) and yield the
+    catalogue folder. Temp files a killed writer of this name left behind are removed here:
+    while the lock is held no live writer of the name can own one."""
+    folder = ensure_dir(user_dir(), "style folder")
+    lock = filelock.FileLock(ensure_dir(folder / ".locks", "lock folder") / f"{name}.lock")
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_S)
+    except filelock.Timeout:
+        raise RtstyleError(f"style '{name}' is being imported or removed by another rtstyle "
+                           f"for over {LOCK_TIMEOUT_S:g} s; try again when it is done") from None
+    except OSError as e:
+        raise RtstyleError(f"cannot lock style '{name}' in {folder} ({e.strerror or e}); "
+                           "check its permissions") from e
+    try:
+        _remove_stale(folder, name)
+        for other in {m.group(1) for p in folder.iterdir() if (m := _PARTIAL.fullmatch(p.name))}:
+            if other != name and _NAME.fullmatch(other):  # another name: only if it is idle
+                other_lock = filelock.FileLock(folder / ".locks" / f"{other}.lock")
+                with contextlib.suppress(filelock.Timeout, OSError), other_lock.acquire(timeout=0):
+                    _remove_stale(folder, other)
+        yield folder
+    finally:
+        lock.release()
+
+
+_PARTIAL = re.compile(r"\.(.+)\.[0-9a-f]{8}\.partial(?:\.safetensors|\.onnx)")
+
+
+def _remove_stale(folder: Path, name: str) -> None:
+    for suffix in SUFFIXES:
+        for stale in stale_partials(folder / f"{name}{suffix}"):
+            stale.unlink(missing_ok=True)
+
+
+def _store(name: str, suffix: str, write: Callable[[Path], None]) -> Path:
+    """Write the style file `<name><suffix>` through `write(tmp_path)`, under the name's lock:
+    the new file appears whole, then the name's other kind of file goes (one file per name)."""
+    check_name(name)
+    with _locked(name) as folder:
+        target = folder / f"{name}{suffix}"
+        with atomic_output(target) as tmp:
+            write(tmp)
+        for other in SUFFIXES:
+            if other != suffix:
+                try:
+                    (folder / f"{name}{other}").unlink(missing_ok=True)
+                except OSError as e:
+                    raise RtstyleError(f"cannot replace {folder / (name + other)} "
+                                       f"({e.strerror or e}); remove it by hand") from e
+    return target
 
 
 def import_style(path: Path, name: str | None = None, arch: str | None = None) -> Style:
@@ -134,12 +239,12 @@ def import_style(path: Path, name: str | None = None, arch: str | None = None) -
     path = Path(path)
     if not path.exists():
         raise RtstyleError(f"{path} does not exist; give an ml5 folder, a .pth or an .onnx file")
-    name = name or (path.name if path.is_dir() else path.stem)
+    name = check_name(name or (path.name if path.is_dir() else path.stem))
     if path.suffix == ".onnx":
         return _import_onnx(path, name)
     net, provenance = import_net(path, arch)
-    target = _target(name, ".safetensors")
-    save_model(target, net, {"style": name, **provenance})
+    data = model_bytes(net, {"style": name, **provenance})
+    target = _store(name, ".safetensors", lambda tmp: tmp.write_bytes(data))
     return Style(name, target, "user", read_meta(target))
 
 
@@ -164,16 +269,22 @@ def _import_onnx(path: Path, name: str) -> Style:
     else:
         raise RtstyleError(f"{path}: input shape {dims} is neither NHWC uint8 frames nor "
                            "NCHW RGB; export it with `rtstyle export`")
-    meta = get_metadata(proto)
+    if all(fixed):  # a fixed input size is what every frame will be resized to
+        check_size(fixed[1], fixed[0], f"declared input of {path.name}")
+    try:
+        meta = get_metadata(proto)
+    except ValueError as e:
+        raise RtstyleError(f"{path} has rtstyle metadata that is not JSON ({e}); re-export "
+                           "it") from e
+    if not isinstance(meta, dict):
+        raise RtstyleError(f"{path} has rtstyle metadata that is not a JSON object; re-export it")
     source, licence = PUBLISHED.get(name, (f"imported ONNX {path.name}", UNKNOWN_LICENCE))
     meta = {"style": name, "source": source, "licence": licence, "arch": "onnx",
             **meta, "onnx_io": io, "fixed_size": fixed if all(fixed) else None,
             "made_by": meta.get("made_by", {"imported_from": str(path.resolve())})}
     set_metadata(proto, meta)
-    target = _target(name, ".onnx")
-    with atomic_output(target) as tmp:
-        onnx.save(proto, str(tmp))
-    return Style(name, target, "user", meta)
+    target = _store(name, ".onnx", lambda tmp: onnx.save(proto, str(tmp)))
+    return Style(name, target, "user", read_style_meta(target))
 
 
 def pull_style(name: str, timeout: float = 30.0) -> Style:
@@ -187,9 +298,10 @@ def pull_style(name: str, timeout: float = 30.0) -> Style:
         try:
             manifest = _fetch(ML5_URL.format(style=name, file="manifest.json"), timeout)
             (folder / "manifest.json").write_bytes(manifest)
-            for entry in json.loads(manifest).values():
+            for entry in parse_manifest(manifest, "the downloaded manifest.json").values():
+                target = manifest_path(folder, entry["filename"])  # never outside the folder
                 data = _fetch(ML5_URL.format(style=name, file=entry["filename"]), timeout)
-                (folder / entry["filename"]).write_bytes(data)
+                target.write_bytes(data)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reason = getattr(e, "reason", e)
             raise RtstyleError(
@@ -205,17 +317,31 @@ def _fetch(url: str, timeout: float) -> bytes:
 
 
 def remove_style(name: str) -> Path:
-    for suffix in SUFFIXES:
-        p = user_dir() / f"{name}{suffix}"
-        if p.exists():
-            p.unlink()
-            return p
-    raise RtstyleError(f"no user style '{name}'; built-in styles cannot be removed")
+    """Delete a user style's file: a catalogue name only, never a path."""
+    check_name(name)
+    if not any((user_dir() / f"{name}{s}").is_file() for s in SUFFIXES):
+        raise RtstyleError(f"no user style '{name}'; built-in styles cannot be removed")
+    with _locked(name) as folder:
+        for suffix in SUFFIXES:
+            p = folder / f"{name}{suffix}"
+            if p.is_file():
+                try:
+                    p.unlink()
+                except OSError as e:
+                    raise RtstyleError(f"cannot remove {p} ({e.strerror or e}); check the "
+                                       "permissions of its folder") from e
+                return p
+    raise RtstyleError(f"no user style '{name}'; it was removed meanwhile")
+
+
+def check_catalogue_writable(name: str) -> Path:
+    """Fail now, before slow work (training), if style `name` could not be stored later."""
+    check_name(name)
+    folder = ensure_dir(user_dir(), "style folder")
+    ensure_dir(folder / ".locks", "lock folder")
+    return folder
 
 
 def copy_into_catalogue(model_file: Path, name: str) -> Path:
     """Register an rtstyle model file (e.g. a training result) as a user style."""
-    target = _target(name, model_file.suffix)
-    with atomic_output(target) as tmp:
-        shutil.copyfile(model_file, tmp)
-    return target
+    return _store(name, model_file.suffix, lambda tmp: shutil.copyfile(model_file, tmp))

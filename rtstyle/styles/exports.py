@@ -23,7 +23,7 @@ from rtstyle.errors import RtstyleError
 from rtstyle.export.onnx import export_onnx, get_metadata, load_checked, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, Profile
 from rtstyle.files import atomic_output, check_writable
-from rtstyle.styles.catalogue import Style, find_style, home
+from rtstyle.styles.catalogue import Style, cache_dir, find_style
 from rtstyle.styles.modelfile import load_net
 
 FORMATS = ("onnx", "tensorrt")
@@ -49,9 +49,8 @@ def onnx_file(style: Style, precision: str = "fp32") -> Path:
     if style.is_onnx:
         return style.path
     digest = hashlib.sha256(style.path.read_bytes()).hexdigest()[:16]
-    cached = home() / "cache" / "onnx" / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
+    cached = cache_dir("onnx") / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
     if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
         if precision == "fp32":
             net, meta = load_net(style.path)
             export_onnx(net, cached, meta)
@@ -157,6 +156,6 @@ def export_style(req: ExportRequest) -> Path:
 
     profile = req.profile or Profile.fixed(*(req.size or DEFAULT_TRT_SIZE))
     engine = make_engine_file(graph.SerializeToString(), meta, req.precision, profile,
-                              home() / "cache" / "tensorrt")
+                              cache_dir("tensorrt"))
     engine.write(out)
     return out

@@ -7,7 +7,9 @@ Supported: ml5/TF.js per-variable folders (lengstrom's `fst` net), pytorch/examp
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -36,38 +38,115 @@ def _fst_layer_names(res_blocks: int = 5) -> list[tuple[str, str]]:
     return pairs + [("deconv1", "in4"), ("deconv2", "in5"), ("deconv3", "in6")]
 
 
+MANIFEST_MAX_BYTES = 1 << 20  # ml5's manifests are ~4 KB; a bigger one is not a manifest
+
+
+def parse_manifest(data: bytes, source: object) -> dict[str, dict[str, Any]]:
+    """An ml5/TF.js manifest's entries ({name: {"filename": str, "shape": [int...]}}),
+    checked for form only; `source` names it in errors."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:
+        raise RtstyleError(f"{source} is not valid JSON ({e}); point to an ml5 checkpoint "
+                           "folder") from e
+    ok = isinstance(manifest, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("filename"), str)
+        and isinstance(v.get("shape"), list)
+        and all(type(d) is int and d >= 0 for d in v["shape"]) for v in manifest.values())
+    if not ok:
+        raise RtstyleError(f"{source} is not an ml5 manifest (an object of variables, each "
+                           "with a filename and a list of dimensions); point to an ml5 "
+                           "checkpoint folder")
+    return manifest
+
+
+def manifest_path(folder: Path, filename: str) -> Path:
+    """A manifest's file name as a path, refused unless it stays inside `folder` (after
+    following links): a manifest must never make rtstyle read or write elsewhere."""
+    root = Path(folder).resolve()
+    if not filename or "\x00" in filename or Path(filename).is_absolute():
+        raise RtstyleError(f"{folder}/manifest.json names the file {filename!r}, which is "
+                           "not inside the checkpoint folder; refusing to use it")
+    p = (root / filename).resolve()
+    if root not in p.parents:
+        raise RtstyleError(f"{folder}/manifest.json names the file {filename!r}, which is "
+                           "not inside the checkpoint folder; refusing to use it")
+    return p
+
+
+def _read_exact(path: Path, size: int, name: str) -> bytes:
+    """Exactly `size` bytes from a regular file of exactly that size, or a one-line error."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise RtstyleError(f"{name}'s file {path.name} is not a regular file; the "
+                               "checkpoint is corrupt, download it again")
+        if st.st_size != size:
+            raise RtstyleError(f"{path} holds {st.st_size} bytes, expected {size}: the "
+                               "checkpoint is truncated or corrupt; download it again")
+        with open(path, "rb") as f:
+            raw = f.read(size)
+    except OSError as e:
+        raise RtstyleError(f"cannot read {name} from {path} ({e.strerror or e}); the "
+                           "checkpoint is incomplete, download it again") from e
+    if len(raw) != size:
+        raise RtstyleError(f"{path} changed while it was read; the checkpoint is truncated "
+                           "or corrupt, download it again")
+    return raw
+
+
+def _fst_tf_shapes() -> dict[str, tuple[int, ...]]:
+    """Each of the 48 ml5 variables' TF shape, from the `fst` net built on the meta device
+    (no memory): what a manifest must declare before anything is read."""
+    with torch.device("meta"):
+        state = build_net("fst").state_dict()
+    shapes = {}
+    for i, (conv, norm) in enumerate(_fst_layer_names()):
+        w = state[f"{conv}.conv2d.weight"].shape  # torch = tf.transpose(3, 2, 0, 1)
+        for j, shape in enumerate(((w[2], w[3], w[1], w[0]), tuple(state[f"{norm}.bias"].shape),
+                                   tuple(state[f"{norm}.weight"].shape))):
+            k = 3 * i + j
+            shapes["Variable" if k == 0 else f"Variable_{k}"] = tuple(int(d) for d in shape)
+    return shapes
+
+
 def ml5_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     """Read an ml5/TF.js per-variable checkpoint into `fst` state-dict keys.
 
     Conv k's weight is Variable_k, its IN beta k+1 and gamma k+2. TF weights are
     [kh, kw, in, out] (or [kh, kw, out, in] for transposed convs); transpose(3, 2, 0, 1)
-    gives torch's layout in both cases.
+    gives torch's layout in both cases. Every declared shape is checked against the net
+    before any file is read, and each file is read only at that size.
     """
-    manifest_path = folder / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as e:
-        raise RtstyleError(f"{manifest_path} is missing or not valid JSON ({e}); "
-                           "point to an ml5 checkpoint folder") from e
-
-    def var(k: int) -> np.ndarray:
-        name = "Variable" if k == 0 else f"Variable_{k}"
+    manifest_path_ = folder / "manifest.json"
+    if not manifest_path_.is_file():
+        raise RtstyleError(f"{manifest_path_} is missing; point to an ml5 checkpoint folder")
+    size = manifest_path_.stat().st_size
+    if size > MANIFEST_MAX_BYTES:
+        raise RtstyleError(f"{manifest_path_} is {size} bytes, too large for an ml5 manifest; "
+                           "point to an ml5 checkpoint folder")
+    manifest = parse_manifest(_read_exact(manifest_path_, size, "manifest.json"),
+                              manifest_path_)
+    expected = _fst_tf_shapes()
+    if len(manifest) != len(expected):
+        raise RtstyleError(f"{folder} has {len(manifest)} variables, expected 48; it is a "
+                           "checkpoint of another architecture, not the fast-style net")
+    for name, shape in expected.items():
         if name not in manifest:
             raise RtstyleError(f"{folder} lacks {name}; it is not a 48-variable fast-style "
                                "checkpoint (checkpoint of another architecture?)")
-        entry = manifest[name]
-        raw = (folder / entry["filename"]).read_bytes() if (folder / entry["filename"]).exists() \
-            else b""
-        want = int(np.prod(entry["shape"]))
-        if len(raw) != 4 * want:
-            raise RtstyleError(f"{folder / entry['filename']} holds {len(raw)} bytes, expected "
-                               f"{4 * want}: the checkpoint is truncated or corrupt; download "
-                               "it again")
-        return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"])
+        declared = manifest[name]["shape"]
+        if tuple(declared) != shape:
+            raise RtstyleError(f"{folder}: {name} has shape {declared[:6]}, expected "
+                               f"{list(shape)}; it is a checkpoint of another architecture")
+    paths = {name: manifest_path(folder, manifest[name]["filename"]) for name in expected}
 
-    if len(manifest) != 48:
-        raise RtstyleError(f"{folder} has {len(manifest)} variables, expected 48; it is a "
-                           "checkpoint of another architecture, not the fast-style net")
+    def var(k: int) -> np.ndarray:
+        name = "Variable" if k == 0 else f"Variable_{k}"
+        shape = expected[name]
+        raw = _read_exact(paths[name], 4 * int(np.prod(shape)), name)
+        return np.frombuffer(raw, dtype="<f4").reshape(shape)
+
     state = {}
     for i, (conv, norm) in enumerate(_fst_layer_names()):
         k = 3 * i

@@ -17,7 +17,7 @@ from safetensors.torch import save
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
-from rtstyle.nets import build_net
+from rtstyle.nets import build_net, check_options
 
 FORMAT = "rtstyle-model"
 FORMAT_VERSION = 1
@@ -31,16 +31,26 @@ def save_model(path: Path, net: torch.nn.Module, meta: dict[str, Any],
     `meta` should hold style, source, licence and made_by; arch and options come from the net.
     `half` stores fp16 weights (half the size, for package data); loading restores fp32.
     """
+    write_bytes_atomic(Path(path), model_bytes(net, meta, half))
+
+
+def model_bytes(net: torch.nn.Module, meta: dict[str, Any], half: bool = False) -> bytes:
+    """The model file's bytes (see `save_model`), for writers that manage the file."""
     cfg = net.config
     full = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "arch": cfg.arch, "options": cfg.options(), **meta}
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
-    write_bytes_atomic(Path(path), save(tensors, metadata={META_KEY: json.dumps(full)}))
+    return save(tensors, metadata={META_KEY: json.dumps(full)})
 
 
 def read_meta(path: Path) -> dict[str, Any]:
-    """The metadata of a model file, without loading its weights."""
+    """The metadata of a model file, without loading its weights.
+
+    For rtstyle models (format FORMAT) the architecture and its options are checked against
+    the architecture's schema and bounds here, so nothing built from them can be a memory
+    bomb or a traceback. Other rtstyle files (e.g. the swap decoder) keep their own format.
+    """
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(META_KEY)
@@ -50,15 +60,40 @@ def read_meta(path: Path) -> dict[str, Any]:
     if raw is None:
         raise RtstyleError(f"{path} is a safetensors file but not an rtstyle model; "
                            "import it with `rtstyle styles import`")
-    return json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except ValueError as e:
+        raise RtstyleError(f"model file {path} has metadata that is not JSON ({e}); "
+                           "re-import or re-train it") from e
+    if not isinstance(meta, dict):
+        raise RtstyleError(f"model file {path} has metadata that is not a JSON object; "
+                           "re-import or re-train it")
+    if meta.get("format", FORMAT) == FORMAT:
+        if not isinstance(meta.get("arch"), str):
+            raise RtstyleError(f"model file {path} does not say its architecture ('arch'); "
+                               "re-import or re-train it")
+        try:
+            meta["options"] = check_options(meta["arch"], meta.get("options", {}))
+        except RtstyleError as e:
+            raise RtstyleError(f"model file {path}: {e}") from e
+    return meta
 
 
 def load_net(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the net described by the file's metadata and load its weights strictly."""
+    """Rebuild the net described by the file's metadata and load its weights strictly.
+
+    Every tensor's shape in the file is checked against the net (built first on the meta
+    device, which allocates nothing) before the real net or any tensor is allocated.
+    """
     meta = read_meta(path)
-    net = build_net(meta["arch"], **meta.get("options", {}))
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in
+                  build_net(meta["arch"], **meta["options"]).state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            check_shapes(shapes, found, meta["arch"], str(path))
+            net = build_net(meta["arch"], **meta["options"])
             state = {k: f.get_tensor(k).float() for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise RtstyleError(f"model file {path} is corrupt or truncated ({e}); "
@@ -67,18 +102,24 @@ def load_net(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     return net.eval(), meta
 
 
-def load_state_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict(strict=True), turning mismatches into a one-line user error."""
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                 arch: str, source: str) -> None:
+    """The same names and shapes, or a one-line error naming the first difference."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
     if missing or unexpected or wrong:
-        arch = getattr(getattr(net, "config", None), "arch", "this")
         detail = (f"missing {missing[:2]}" if missing else
                   f"unexpected {unexpected[:2]}" if unexpected else
-                  f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, "
-                  f"expected {tuple(expected[wrong[0]].shape)}")
+                  f"shape of {wrong[0]} is {found[wrong[0]][:8]}, "
+                  f"expected {expected[wrong[0]]}")
         raise RtstyleError(f"{source} does not fit the '{arch}' architecture ({detail}); "
                            "it is a checkpoint of another architecture - pick the matching --arch")
+
+
+def load_state_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """load_state_dict(strict=True), turning mismatches into a one-line user error."""
+    check_shapes({k: tuple(v.shape) for k, v in net.state_dict().items()},
+                 {k: tuple(v.shape) for k, v in state.items()},
+                 getattr(getattr(net, "config", None), "arch", "this"), source)
     net.load_state_dict(state, strict=True)

@@ -48,7 +48,7 @@ class TrainConfig:
     lr: float = 1e-3
     tv_weight: float = 0.5
     pixel_weight: float = 3.0
-    vgg_weights: str = "imagenet"
+    vgg_weights: str = "builtin"
     checkpoint: Path | None = None
     checkpoint_every: int = 50
     resume: bool = False

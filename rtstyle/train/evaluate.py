@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="score on every photo of this folder instead of the held-out ones")
     p.add_argument("--size", type=int, default=256, help="photos' shorter side (default 256)")
     p.add_argument("--style-size", type=int, default=256)
-    p.add_argument("--vgg-weights", default="imagenet")
+    p.add_argument("--vgg-weights", default="builtin")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     if args.threads:

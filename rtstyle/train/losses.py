@@ -67,7 +67,7 @@ def check_layers(layers: Sequence[str], what: str) -> list[str]:
 class PerceptualLoss(nn.Module):
     """Content, style and TV terms of a stylised batch against its content batch and one style."""
 
-    def __init__(self, style_rgb255: torch.Tensor, vgg_weights: str | Path = "imagenet",
+    def __init__(self, style_rgb255: torch.Tensor, vgg_weights: str | Path = "builtin",
                  content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
                  style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS):
         super().__init__()

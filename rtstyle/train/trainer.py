@@ -65,7 +65,7 @@ class TrainConfig:
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))
     style_size: int = 256
-    vgg_weights: str = "imagenet"
+    vgg_weights: str = "builtin"
     holdout: int = 4
     sample_every: int = 100
     checkpoint_every: int = 50
