@@ -76,7 +76,8 @@ class FileJob:
 class BatchSummary:
     jobs: list[FileJob]
     workers: list[dict[str, Any]]
-    seconds: float
+    seconds: float  # the whole run, from reading the inputs to the last file in place
+    startup: float = 0.0  # of which: Ray up and every worker's engine loaded
 
     @property
     def done(self) -> list[FileJob]:
@@ -100,7 +101,8 @@ class BatchSummary:
         return [j.line() for j in self.jobs] + [
             f"batch: {len(self.done)} done, {self.retried} retried, {len(self.failed)} failed "
             f"({len(self.workers)} workers, {', '.join(kinds) or 'none started'}; "
-            f"{self.frames} frames in {self.seconds:.1f} s, {fps:.2f} fps)"]
+            f"{self.frames} frames in {self.seconds:.1f} s, {fps:.2f} fps; Ray start and "
+            f"engine loading {self.startup:.1f} s of it)"]
 
 
 @dataclass
@@ -198,15 +200,17 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
             runs += [_Run(job, p) for p in job.pieces]
         if not runs:  # nothing readable: no need for Ray
             return BatchSummary(jobs, [], time.perf_counter() - t0)
+        t1 = time.perf_counter()
         started = connect(cluster)
         style_ref = [ray.put(shipped)]  # held here for the whole run: restarts reload it
         pool, infos = _start_workers(ray, style_ref, backend, threads, swap, workers,
                                      cpus_per_worker, gpus_per_worker, len(runs))
+        startup = time.perf_counter() - t1
         total = sum(j.layout.packets for j in jobs if j.error is None and j.layout)
         with tqdm(total=total, unit="frame", desc="batch", dynamic_ncols=True,
                   disable=None if progress is None else not progress) as bar:
             _schedule(ray, pool, style_ref, deque(runs), options or {}, retries, bar)
-        return BatchSummary(jobs, infos, time.perf_counter() - t0)
+        return BatchSummary(jobs, infos, time.perf_counter() - t0, startup)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         if started:
