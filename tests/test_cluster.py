@@ -194,3 +194,14 @@ def test_cuts_only_at_clean_keyframes(clips, tmp_path):
     assert [p.packets for p in pieces] == [20] * 4
     assert [p.start for p in pieces] == pytest.approx([0.0, 2.0, 4.0, 6.0])
     assert [read_layout(p.path).packets for p in pieces] == [20] * 4
+
+
+def test_unreachable_cluster_fails_fast_in_one_line(clips, tmp_path):
+    """An address where no Ray listens: one line at once, not Ray's minutes of retrying."""
+    r = cli("batch", str(clips[0]), "-o", str(tmp_path / "out"), "--cluster", "127.0.0.1:1",
+            "--style", "udnie-lite", timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "rtstyle: error: cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused); "
+        "give HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, or auto"]
+    assert not (tmp_path / "out" / "walk.mp4").exists()

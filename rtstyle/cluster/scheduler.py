@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import socket
 import tempfile
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
 
 INSTALL_HINT = "pip install 'rtstyle[cluster]'"
+_HINT = "give HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, or auto"
 _PROBES = 20  # failed probes (0.5 s apart) before a dead worker is given up
 
 
@@ -133,18 +135,30 @@ def connect(cluster: str) -> bool:
     ray = require_ray()
     if ray.is_initialized():  # the caller set Ray up already
         return False
-    common = {"logging_level": logging.WARNING, "include_dashboard": False}
     try:
         if cluster == "auto":
-            ray.init(address="local", _node_ip_address="127.0.0.1", **common)
+            ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
+                     logging_level=logging.WARNING)
         else:
             ray.init(address=cluster, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RtstyleError(f"cannot reach the Ray cluster at {cluster} ({first}); give "
-                           "HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, "
-                           "or auto") from e
+        raise RtstyleError(f"cannot reach the Ray cluster at {cluster} ({first}); "
+                           f"{_HINT}") from e
     return True
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's own minutes of reconnecting, when nothing
+    listens at HOST:PORT."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise RtstyleError(f"--cluster {address} is not an address; {_HINT}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout).close()
+    except OSError as e:
+        raise RtstyleError(f"cannot reach the Ray cluster at {address} "
+                           f"({e.strerror or e}); {_HINT}") from None
 
 
 def style_file(spec: str | Path) -> tuple[str, bytes]:
@@ -179,6 +193,8 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
         raise RtstyleError(f"output {outdir} is a file; give a folder")
     jobs = plan_jobs(inputs, outdir)
     shipped = style_file(style)  # a bad style fails before Ray starts
+    if cluster != "auto" and not ray.is_initialized():
+        check_reachable(cluster)  # in seconds, before any work
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
