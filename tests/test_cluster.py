@@ -33,8 +33,9 @@ def _ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
-    """Three short clips (H.264 with and without AAC audio, MPEG-4 in AVI) and one of 8 s
-    with a keyframe every second and B-frames, from the sample videos."""
+    """Three short clips (H.264 with and without AAC audio, MPEG-4 in AVI), one of 8 s with
+    a keyframe every second and B-frames, and the same with every 4th frame dropped
+    (variable frame rate), from the sample videos."""
     vtest, bunny = asset("videos/vtest.avi"), asset("videos/bigbuckbunny.mp4")
     d = tmp_path_factory.mktemp("clips")
     h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast"]
@@ -46,7 +47,10 @@ def clips(tmp_path_factory) -> list[Path]:
             str(d / "bunny.mp4"))
     _ffmpeg("-ss", "50", "-i", str(vtest), *SINE, "-t", "8", "-vf", "scale=160:120", *h264,
             "-g", "10", "-bf", "2", "-c:a", "aac", "-shortest", str(d / "long.mp4"))
-    return [d / "walk.mp4", d / "square.avi", d / "bunny.mp4", d / "long.mp4"]
+    _ffmpeg("-i", str(d / "long.mp4"), "-vf", r"select=not(eq(mod(n\,4)\,1))", "-fps_mode",
+            "vfr", *h264, "-g", "8", "-c:a", "copy", str(d / "gaps.mp4"))
+    return [d / "walk.mp4", d / "square.avi", d / "bunny.mp4", d / "long.mp4",
+            d / "gaps.mp4"]
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +140,10 @@ def _busy_worker() -> int | None:
 
 def test_batch_matches_single_process_despite_a_killed_worker(clips, references, cluster,
                                                               tmp_path):
-    """Four clips (the long one in 4 segments) and one broken file on 2 workers, and one
-    worker SIGKILLed while it stylises a segment: Ray restarts it, the segment runs again,
-    the four outputs equal `rtstyle video`'s, the broken file fails alone, and OUTDIR
-    holds nothing else."""
+    """Five clips (the long ones in 4 segments each) and one broken file on 2 workers, and
+    one worker SIGKILLed while it stylises a segment: Ray restarts it, the segment runs
+    again, the five outputs equal `rtstyle video`'s, the broken file fails alone, and
+    OUTDIR holds nothing else."""
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all" * 100)
     out = tmp_path / "out"
@@ -157,14 +161,17 @@ def test_batch_matches_single_process_despite_a_killed_worker(clips, references,
     stdout, stderr = proc.communicate(timeout=240)
     assert killed is not None, f"never saw a worker stylising: {stdout} {stderr}"
     assert proc.returncode == 2, stdout + stderr  # 2: the broken file
-    assert "batch: 4 done, 1 retried, 1 failed" in stdout, stdout
+    assert "batch: 5 done, 1 retried, 1 failed" in stdout, stdout
     assert "1 segment run retried after a worker died" in stdout, stdout
     assert "long.mp4: 80 frames in 4 segments" in stdout, stdout
+    assert "gaps.mp4: 60 frames in 4 segments" in stdout, stdout
     assert f"{broken}: FAILED: cannot read" in stdout, stdout
-    assert sorted(p.name for p in out.iterdir()) == ["bunny.mp4", "long.mp4", "square.mp4",
-                                                     "walk.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == ["bunny.mp4", "gaps.mp4", "long.mp4",
+                                                     "square.mp4", "walk.mp4"]
     for clip in clips:
         _assert_same(out / f"{clip.stem}.mp4", references / f"{clip.stem}.mp4")
+    times = _video(out / "gaps.mp4")[0]  # and the gaps survived the cuts and the join
+    assert len({round(b - a, 3) for a, b in zip(times, times[1:], strict=False)}) > 1
 
 
 def test_batch_without_ray_says_what_to_install(tmp_path):
