@@ -243,15 +243,19 @@ def _start_workers(ray, style, backend, threads, swap, workers, cpus_per_worker,
     if workers is None:
         workers = int(gpus // gpus_per_worker) if gpus_per_worker else \
             int(res.get("CPU", 1) // max(cpus_per_worker, 1e-9))
-    if workers < 1:
-        raise RtstyleError(f"the cluster has {res.get('CPU', 0):g} CPUs and {gpus:g} GPUs, "
-                           f"too few for one worker of {cpus_per_worker:g} CPUs and "
-                           f"{gpus_per_worker:g} GPUs; lower --cpus-per-worker/--gpus-per-worker")
+    workers = min(workers, most)  # no more workers than segments
+    cpus = res.get("CPU", 0)
+    if workers < 1 or workers * cpus_per_worker > cpus or workers * gpus_per_worker > gpus:
+        # Ray would keep the workers that do not fit pending, and the run would wait forever.
+        raise RtstyleError(f"the cluster has {cpus:g} CPUs and {gpus:g} GPUs, too few for "
+                           f"{max(workers, 1)} workers of {cpus_per_worker:g} CPUs and "
+                           f"{gpus_per_worker:g} GPUs each; lower --workers, "
+                           "--cpus-per-worker or --gpus-per-worker")
     n_threads = threads if threads is not None else max(1, int(cpus_per_worker))
     actor = ray.remote(SegmentWorker).options(
         num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1,
         max_task_retries=0)
-    pool = [actor.remote(backend, n_threads, swap) for _ in range(min(workers, most))]
+    pool = [actor.remote(backend, n_threads, swap) for _ in range(workers)]
     try:
         infos = ray.get([a.describe.remote(style) for a in pool])
     except ray.exceptions.RayError as e:
