@@ -10,7 +10,6 @@ encoded result.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -23,7 +22,6 @@ class SegmentWorker:
     crash reloads it from there, and the constructor holds no large arguments."""
 
     def __init__(self, backend: str, threads: int | None, swap: Any = None) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="rtstyle-worker-"))
         self._open = (backend, threads, swap)
         self.engine = None
 
@@ -34,9 +32,10 @@ class SegmentWorker:
             from rtstyle.engines import open_engine
 
             name, data = ray.get(style[0])
-            path = self._dir / name
-            path.write_bytes(data)
-            self.engine = open_engine(path, *self._open)
+            with tempfile.TemporaryDirectory(prefix="rtstyle-style-") as tmp:
+                path = Path(tmp) / name
+                path.write_bytes(data)
+                self.engine = open_engine(path, *self._open)  # the engine holds it in memory
 
     def describe(self, style: list) -> dict[str, Any]:
         """Load the engine; say where this worker runs and what it runs."""
@@ -51,12 +50,9 @@ class SegmentWorker:
         from rtstyle.video.stylise import stylise_video
 
         self._load(style)
-        work = Path(tempfile.mkdtemp(prefix="seg-", dir=self._dir))
-        try:
-            src, dst = work / f"in{suffix}", work / "out.mp4"
+        with tempfile.TemporaryDirectory(prefix="rtstyle-segment-") as tmp:
+            src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / "out.mp4"
             src.write_bytes(data)
             result = stylise_video(self.engine, src, dst, progress=False, **options)
             return {"data": dst.read_bytes(), "frames": result.frames,
                     "seconds": result.seconds, "pid": os.getpid()}
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
