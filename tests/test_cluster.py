@@ -1,4 +1,4 @@
-"""`rtstyle batch` on a real local Ray (2 CPUs, loopback, no dashboard) against single-process
+"""`rtstyle batch` on a real local Ray (2 CPUs, no dashboard) against single-process
 `rtstyle video`: same frames, timestamps, duration and audio, also when a worker is killed."""
 
 from __future__ import annotations
@@ -64,9 +64,10 @@ def references(clips, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
-    """A real local Ray with 2 CPUs on loopback; the CLI joins it by address."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             logging_level=logging.WARNING)
+    """A real local Ray with 2 CPUs; the CLI joins it by address. (Ray 2.60 cannot be held
+    to loopback: it replaces 127.0.0.1 by this node's address and listens on every
+    interface, with its token authentication on; only this machine's processes use it.)"""
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:

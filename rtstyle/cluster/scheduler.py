@@ -130,15 +130,16 @@ def plan_jobs(inputs: list[Path], outdir: Path) -> list[FileJob]:
 
 
 def connect(cluster: str) -> bool:
-    """Start a local Ray ('auto', on loopback, no dashboard) or join the cluster at
+    """Start a local Ray ('auto', no dashboard) or join the cluster at
     ADDRESS. Returns whether we connected (and so must disconnect)."""
     ray = require_ray()
     if ray.is_initialized():  # the caller set Ray up already
         return False
     try:
         if cluster == "auto":
-            ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
-                     logging_level=logging.WARNING)
+            # (Ray 2.60 has no loopback-only mode: it turns 127.0.0.1 into this node's
+            # address and listens on every interface, behind its token authentication.)
+            ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
         else:
             ray.init(address=cluster, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
