@@ -35,6 +35,7 @@ from rtstyle.files import atomic_output
 INSTALL_HINT = "pip install 'rtstyle[cluster]'"
 _HINT = "give HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, or auto"
 _PROBES = 20  # failed probes (0.5 s apart) before a dead worker is given up
+_RESTART_WAIT_S = 600  # and how long a probe may wait for Ray to place the restarted worker
 
 
 def require_ray():
@@ -276,6 +277,7 @@ def _schedule(ray, pool, style: list, queue: deque[_Run], options: dict[str, Any
     idle = list(pool)
     running: dict[Any, tuple[Any, _Run]] = {}
     probes: dict[Any, tuple[Any, int]] = {}  # ref -> (worker, failed probes so far)
+    since: dict[Any, float] = {}  # probe ref -> when it was sent
     while queue or running:
         while queue and idle:
             run = queue.popleft()
@@ -289,8 +291,12 @@ def _schedule(ray, pool, style: list, queue: deque[_Run], options: dict[str, Any
             for run in queue:  # every worker is gone for good
                 run.job.error = run.job.error or "every worker died and none came back"
             break
-        ready, _ = ray.wait([*running, *probes], num_returns=1)
+        ready, _ = ray.wait([*running, *probes], num_returns=1, timeout=5.0)
+        for ref in [r for r in probes if time.monotonic() - since[r] > _RESTART_WAIT_S]:
+            probes.pop(ref)  # restarted nowhere (no room on the cluster): give it up
         for ref in ready:
+            if ref not in running and ref not in probes:
+                continue
             if ref in probes:
                 actor, failures = probes.pop(ref)
                 try:
@@ -299,14 +305,16 @@ def _schedule(ray, pool, style: list, queue: deque[_Run], options: dict[str, Any
                 except lost:
                     if failures < _PROBES:  # still restarting: ask again shortly
                         time.sleep(0.5)
-                        probes[actor.describe.remote(style)] = (actor, failures + 1)
+                        probe = actor.describe.remote(style)
+                        probes[probe], since[probe] = (actor, failures + 1), time.monotonic()
                 continue
             actor, run = running.pop(ref)
             job = run.job
             try:
                 out = ray.get(ref)
             except lost as e:
-                probes[actor.describe.remote(style)] = (actor, 0)
+                probe = actor.describe.remote(style)
+                probes[probe], since[probe] = (actor, 0), time.monotonic()
                 run.attempts += 1
                 job.retried += 1
                 if run.attempts > retries:
