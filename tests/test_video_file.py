@@ -1,11 +1,14 @@
-"""VideoFileWriter: real ffmpeg encodes, read back independently; complete files only."""
+"""VideoFileWriter: real FFmpeg (PyAV) encodes, read back independently; complete files only."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,20 +90,37 @@ def test_bad_arguments(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+RECORDER = """
+import sys, time
+import numpy as np
+from rtstyle.video.encode import VideoFileWriter
+from test_video_file import frames
+w = VideoFileWriter(sys.argv[1], 25, (64, 48), fragmented=True, atomic=False,
+                    preset="ultrafast")
+for f in frames(60):
+    w.write(f)
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
 def test_fragmented_recording_survives_a_killed_encoder(tmp_path):
     """A live recording must stay playable if everything dies: with fragmented MP4 the
-    frames up to the last fragment are readable even after ffmpeg is SIGKILLed."""
+    frames up to the last fragment are readable even after the recording process (whose
+    encoder runs in-process) is SIGKILLed."""
     path = tmp_path / "rec.mp4"
-    w = VideoFileWriter(path, 25, (64, 48), fragmented=True, atomic=False, preset="ultrafast")
-    for f in frames(60):
-        w.write(f)
-    deadline = time.monotonic() + 30
-    while path.stat().st_size < 1000 and time.monotonic() < deadline:
-        time.sleep(0.2)  # let ffmpeg encode what it was sent
-    time.sleep(0.5)
-    os.kill(w._proc.pid, signal.SIGKILL)
-    w._proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", RECORDER, str(path)],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        deadline = time.monotonic() + 30
+        while path.stat().st_size < 1000 and time.monotonic() < deadline:
+            time.sleep(0.2)  # let the encoder write what it was sent
+        time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert path.exists()
     got = decode(path)
     assert 10 <= len(got) <= 60
-    w._open = False  # the test killed it; nothing to finish
