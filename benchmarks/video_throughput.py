@@ -20,6 +20,7 @@ once with `rtstyle video`, sampling its RSS every second.
 
     python benchmarks/video_throughput.py --old /tmp/old-video [--rounds 2]
     python benchmarks/video_throughput.py --rss clip720.mp4 --max-size 320
+    python benchmarks/video_throughput.py --presets --lite-frames 90
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def rss(args: argparse.Namespace) -> None:
                "--threads", str(args.threads), "--preset", args.preset]
         if args.max_size:
             cmd += ["--max-size", str(args.max_size)]
+        if args.rss_end:
+            cmd += ["--end", str(args.rss_end)]
         before = machine()
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -202,6 +205,57 @@ def rss(args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "samples_every_10"}, indent=2))
 
 
+def presets(args: argparse.Namespace) -> None:
+    """Encode the same frames (the bench clip, stylised by the lite net) at each x264 preset,
+    one encoder thread, rounds interleaved: encode ms per frame, MB per minute, PSNR."""
+    import numpy as np
+
+    from rtstyle.bench.inputs import BenchInputs, default_assets, find_photos
+    from rtstyle.bench.models import resolve_models
+    from rtstyle.bench.pipelines import make_clip
+    from rtstyle.engines import open_engine
+    from rtstyle.metrics import psnr
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.encode import PRESETS, VideoFileWriter
+
+    w, h = args.size
+    names = [p for p in PRESETS if p not in ("slower", "veryslow")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        clip = make_clip(BenchInputs(find_photos(default_assets() / "photos")),
+                         tmp / "clip.avi", args.lite_frames, size=(h, w))
+        (model,), _ = resolve_models(["lite"], "udnie", None, tmp)
+        engine = open_engine(model.spec, "torch", args.threads)
+        content = list(FrameReader(clip, (w, h)))
+        styled = [engine.run(c[None])[0] for c in content]
+        before = machine()
+        times: dict[str, list[float]] = {p: [] for p in names}
+        result: dict = {}
+        for _ in range(args.rounds):
+            for preset in names:
+                out = tmp / f"{preset}.mp4"
+                t0 = time.perf_counter()
+                with VideoFileWriter(out, FPS, (w, h), 18, preset=preset) as wr:
+                    for f in styled:
+                        wr.write(f)
+                times[preset].append(1000 * (time.perf_counter() - t0) / len(styled))
+                back = list(FrameReader(out, (w, h)))
+                result[preset] = {
+                    "mb_per_min": round(out.stat().st_size / 1e6 / (len(styled) / FPS / 60), 2),
+                    "psnr_db": round(float(np.mean([psnr(a, b) for a, b in
+                                                    zip(styled, back, strict=True)])), 2)}
+        for preset in names:
+            result[preset]["encode_ms_per_frame"] = round(statistics.median(times[preset]), 2)
+            print(preset, result[preset], flush=True)
+    out = {"machine_before": before, "machine_after": machine(), "size": f"{w}x{h}",
+           "frames": len(styled), "crf": 18, "encoder_threads": 1,
+           "command": "python benchmarks/video_throughput.py " + " ".join(sys.argv[1:]),
+           "presets": result}
+    (args.out or ROOT / "benchmarks" / "video_presets_results.json").write_text(
+        json.dumps(out, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--old", type=Path, default=None, help="another rtstyle checkout")
@@ -215,7 +269,11 @@ def main() -> None:
     ap.add_argument("--preset", default="veryfast")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--rss", type=Path, default=None, metavar="VIDEO")
+    ap.add_argument("--presets", action="store_true",
+                    help="time and size each x264 preset on the lite net's output")
     ap.add_argument("--rss-backend", default="openvino")
+    ap.add_argument("--rss-end", type=float, default=None, metavar="S",
+                    help="stylise only the first S seconds of the --rss video")
     ap.add_argument("--max-size", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None)
     # worker mode (one run in a fresh process)
@@ -230,6 +288,8 @@ def main() -> None:
     args.size = tuple(int(v) for v in (args.size_wh or args.size).split("x"))
     if args.worker:
         return worker(args)
+    if args.presets:
+        return presets(args)
     if args.rss:
         args.out = args.out or ROOT / "benchmarks" / "video_rss_results.json"
         return rss(args)

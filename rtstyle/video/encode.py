@@ -152,14 +152,14 @@ class VideoFileWriter:
             check_writable(self.path)
             self._target = self.path
         options = {}
-        if fragmented:  # a fragment at least every second, so little is lost in a crash
-            options = {"movflags": FRAGMENTED_FLAGS, "frag_duration": "1000000",
+        if fragmented:  # a fragment every half second, so little is lost in a crash
+            options = {"movflags": FRAGMENTED_FLAGS, "frag_duration": "500000",
                        "flush_packets": "1"}
         elif ext in (".mp4", ".m4v", ".mov"):
             options = {"movflags": "+faststart"}
         try:
             self._out = av().open(str(self._target), "w", options=options)
-            self._video = self._add_video(ext, crf, preset, encoder, threads, log)
+            self._video = self._add_video(ext, crf, preset, encoder, threads, log, fragmented)
             self._audio = {s.index: self._add_audio(ext, s) for s in audio}
             self._out.start_encoding()
             self.codec = self._video.codec_context.name
@@ -172,7 +172,8 @@ class VideoFileWriter:
             raise
         self._open = True
 
-    def _add_video(self, ext: str, crf: int, preset: str, encoder: str, threads: int, log):
+    def _add_video(self, ext: str, crf: int, preset: str, encoder: str, threads: int, log,
+                   live: bool = False):
         w, h = self.size[0] // 2 * 2, self.size[1] // 2 * 2  # 4:2:0 chroma needs even sides
         codec = VIDEO_CODECS[ext]
         if codec == "libx264" and encoder in ("auto", "nvenc"):
@@ -183,6 +184,8 @@ class VideoFileWriter:
                 log(f"rtstyle: h264_nvenc unavailable ({why}); encoding with libx264")
         if codec == "libx264":
             options = {"crf": str(crf), "preset": preset}
+            if live:  # no lookahead or B-frames: each frame is in the file a moment later
+                options["tune"] = "zerolatency"
         elif codec == "h264_nvenc":
             options = {"rc": "vbr", "cq": str(max(crf, 1)), "preset": "p4"}
         else:  # libvpx-vp9: constant quality; cpu-used is its speed knob
