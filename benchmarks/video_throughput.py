@@ -14,9 +14,11 @@ lite net, each round runs, in this order and each in a fresh process:
 
 Rounds interleave the three (A B C A B C ...), so load from other processes on a shared
 machine hits all alike. Each video run also reports the output's PSNR against the
-engine's own stylised frames (every 10th frame), its size in MB per minute of video, and
-the peak RSS. With --rss VIDEO it instead stylises VIDEO (e.g. a 10-minute 720p clip)
-once with `rtstyle video`, sampling its RSS every second.
+engine's own stylised frames (every 10th frame), its size in MB per minute of video, the
+peak RSS, and the CPU time per frame (with the old tree's ffmpeg processes): on a busy
+machine, wall-clock FPS follows the load, CPU time much less. With --rss VIDEO it
+instead stylises VIDEO (e.g. a 10-minute 720p clip) once with `rtstyle video`, sampling
+its RSS every second.
 
     python benchmarks/video_throughput.py --old /tmp/old-video [--rounds 2]
     python benchmarks/video_throughput.py --rss clip720.mp4 --max-size 320
@@ -58,18 +60,20 @@ def worker(args: argparse.Namespace) -> None:
     rec: dict = {"mode": args.worker, "frames": args.frames}
     if args.worker == "engine":
         frames = np.stack(list(FrameReader(args.clip, (w, h), (w, h), None, end)))
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         for i in range(0, len(frames), args.batch):
             engine.run(frames[i:i + args.batch])
         rec["seconds"] = time.perf_counter() - t0
         rec["fps"] = len(frames) / rec["seconds"]
+        rec["cpu_ms_per_frame"] = 1000 * (cpu_seconds() - c0) / len(frames)
     else:
         out = Path(args.tmp) / f"{args.worker}.mp4"
         extra = {"preset": args.preset} if args.worker == "video" else {}
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         res = stylise_video(engine, args.clip, out, size=(w, h), end=end, batch=args.batch,
                             progress=False, **extra)
         wall = time.perf_counter() - t0
+        rec["cpu_ms_per_frame"] = 1000 * (cpu_seconds() - c0) / res.frames
         rec.update(seconds=wall, fps=res.frames / wall, frames=res.frames,
                    mb_per_min=out.stat().st_size / 1e6 / (res.frames / FPS / 60))
         if hasattr(res, "startup"):
@@ -85,6 +89,14 @@ def worker(args: argparse.Namespace) -> None:
     rec["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine.close()
     print("RESULT " + json.dumps(rec), flush=True)
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its finished children (the old pipeline's
+    ffmpeg processes): unlike wall time, it hardly depends on what else the machine runs."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                  resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def machine() -> dict:
@@ -142,8 +154,11 @@ def throughput(args: argparse.Namespace) -> None:
                         for k, v in rec.items()), flush=True)
             med = {mode: statistics.median(x["fps"] for x in recs)
                    for mode, recs in runs.items()}
+            cpu = {mode: round(statistics.median(x["cpu_ms_per_frame"] for x in recs), 1)
+                   for mode, recs in runs.items()}
             summary = {"frames": n, "weights": model.weights, "runs": runs,
                        "fps_median": {k: round(v, 2) for k, v in med.items()},
+                       "cpu_ms_per_frame_median": cpu,
                        "video_vs_engine": round(med["video"] / med["engine"], 3)}
             if "old" in med:
                 summary["old_vs_engine"] = round(med["old"] / med["engine"], 3)
