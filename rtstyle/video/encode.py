@@ -177,7 +177,7 @@ class VideoFileWriter:
         w, h = self.size[0] // 2 * 2, self.size[1] // 2 * 2  # 4:2:0 chroma needs even sides
         codec = VIDEO_CODECS[ext]
         if codec == "libx264" and encoder in ("auto", "nvenc"):
-            why = self._nvenc_unavailable(w, h, crf)
+            why = self._nvenc_unavailable(w, h)
             if why is None:
                 codec = "h264_nvenc"
             elif encoder == "nvenc" or why != "not in this FFmpeg build":
@@ -202,7 +202,7 @@ class VideoFileWriter:
         return stream
 
     @staticmethod
-    def _nvenc_unavailable(w: int, h: int, crf: int) -> str | None:
+    def _nvenc_unavailable(w: int, h: int) -> str | None:
         """Why h264_nvenc cannot encode here (None: it can): opening it needs the NVIDIA
         driver's encoder library and a GPU that has an encoder."""
         if not has_encoder("h264_nvenc"):
