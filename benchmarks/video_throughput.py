@@ -1,16 +1,28 @@
-"""Video-mode throughput against engine-only throughput, same frames, size and engine.
+"""Video-mode throughput against engine-only throughput, and against another rtstyle tree.
 
-engine-only: the frames are decoded into memory first, then only `engine.run` is timed
-(batches of --batch). video mode: `stylise_video` on the same clip range (decode, infer,
-encode with audio, in their threads), timed from start to the finished file; the probe
-pass is reported separately. Rounds alternate (engine, video, engine, video, ...) so
-load from other processes on a shared machine hits both alike, and CPU time per frame
-(ours plus the ffmpeg processes') is reported too, as load-independent evidence of what
-the pipeline adds, with the share of video mode's wall time the engine spent running
-(100 % = the pipeline never kept it waiting). Target (issue 4): video mode >= 95 % of
-engine-only FPS.
+On the clip `rtstyle bench` times its pipelines with (640x480, 30 fps, a slow pan over
+the bench photos) and the engine it picks (default openvino-int8), for the full and the
+lite net, each round runs, in this order and each in a fresh process:
 
-    python benchmarks/video_throughput.py [--video vtest.avi] [--frames 60] [--max-size 320]
+- engine: the frames decoded into memory first, then only `engine.run` timed (batches
+  of --batch);
+- video: `stylise_video` (what `rtstyle video` runs) of this tree, timed from the call
+  to the finished file (start-up, i.e. the time to the first encoded frame, is reported
+  separately, and FPS without it);
+- old (with --old TREE): the same call in another checkout of rtstyle, e.g. the commit
+  before PyAV (`git worktree add /tmp/old-video a592ed0`).
+
+Rounds interleave the three (A B C A B C ...), so load from other processes on a shared
+machine hits all alike. Each video run also reports the output's PSNR against the
+engine's own stylised frames (every 10th frame), its size in MB per minute of video, the
+peak RSS, and the CPU time per frame (with the old tree's ffmpeg processes): on a busy
+machine, wall-clock FPS follows the load, CPU time much less. With --rss VIDEO it
+instead stylises VIDEO (e.g. a 10-minute 720p clip) once with `rtstyle video`, sampling
+its RSS every second.
+
+    python benchmarks/video_throughput.py --old /tmp/old-video [--rounds 2]
+    python benchmarks/video_throughput.py --rss clip720.mp4 --max-size 320
+    python benchmarks/video_throughput.py --presets --lite-frames 90
 """
 
 from __future__ import annotations
@@ -21,117 +33,285 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from rtstyle.bench.inputs import default_assets
-
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = default_assets()  # $RTSTYLE_ASSETS, else ../shared/assets
+OUT = ROOT / "benchmarks" / "video_throughput_results.json"
+FPS = 30
 
 
-class TimedEngine:
-    """Wraps an engine and adds up the wall time spent inside `run`: the share of video
-    mode's wall time spent there shows whether the pipeline ever keeps the net waiting."""
+def worker(args: argparse.Namespace) -> None:
+    """One timed run in this process; prints one JSON line."""
+    import numpy as np
 
-    def __init__(self, inner) -> None:
-        self.inner, self.seconds = inner, 0.0
-        self.backend, self.name = inner.backend, inner.name
+    from rtstyle.engines import open_engine
+    from rtstyle.metrics import psnr
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.stylise import stylise_video
 
-    def run(self, frames: np.ndarray) -> np.ndarray:
-        t0 = time.perf_counter()
-        try:
-            return self.inner.run(frames)
-        finally:
-            self.seconds += time.perf_counter() - t0
+    w, h = args.size
+    end = args.frames / FPS
+    engine = open_engine(args.spec, args.backend, args.threads)
+    engine.warmup(h, w, runs=1)
+    rec: dict = {"mode": args.worker, "frames": args.frames}
+    if args.worker == "engine":
+        frames = np.stack(list(FrameReader(args.clip, (w, h), (w, h), None, end)))
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        for i in range(0, len(frames), args.batch):
+            engine.run(frames[i:i + args.batch])
+        rec["seconds"] = time.perf_counter() - t0
+        rec["fps"] = len(frames) / rec["seconds"]
+        rec["cpu_ms_per_frame"] = 1000 * (cpu_seconds() - c0) / len(frames)
+    else:
+        out = Path(args.tmp) / f"{args.worker}.mp4"
+        extra = {"preset": args.preset} if args.worker == "video" else {}
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        res = stylise_video(engine, args.clip, out, size=(w, h), end=end, batch=args.batch,
+                            progress=False, **extra)
+        wall = time.perf_counter() - t0
+        rec["cpu_ms_per_frame"] = 1000 * (cpu_seconds() - c0) / res.frames
+        rec.update(seconds=wall, fps=res.frames / wall, frames=res.frames,
+                   mb_per_min=out.stat().st_size / 1e6 / (res.frames / FPS / 60))
+        if hasattr(res, "startup"):
+            rec["startup_s"] = res.startup
+            rec["fps_after_startup"] = (res.frames - 1) / max(1e-9, wall - res.startup)
+            rec["encoder"] = res.encoder
+        # PSNR of what was written against the engine's own output (every 10th frame).
+        content = list(FrameReader(args.clip, (w, h), (w, h), None, end))[::10]
+        written = list(FrameReader(out, (w, h), (w, h)))[::10]
+        styled = [engine.run(c[None])[0] for c in content]
+        rec["psnr_db"] = float(np.mean([psnr(a, b) for a, b in zip(styled, written,
+                                                                    strict=True)]))
+    rec["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    engine.close()
+    print("RESULT " + json.dumps(rec), flush=True)
 
 
 def cpu_seconds() -> float:
-    """CPU time used so far by this process and its finished children (the ffmpegs):
-    unlike wall time, it does not depend on what else the machine is running."""
+    """CPU time used so far by this process and its finished children (the old pipeline's
+    ffmpeg processes): unlike wall time, it hardly depends on what else the machine runs."""
     own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
                                                   resource.RUSAGE_CHILDREN))
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--video", type=Path, default=ASSETS / "videos" / "vtest.avi")
-    ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--max-size", type=int, default=320)
-    ap.add_argument("--style", default="udnie")
-    ap.add_argument("--backend", default="onnxruntime")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--out", type=Path,
-                    default=ROOT / "benchmarks" / "video_throughput_results.json")
-    args = ap.parse_args()
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor())
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu,
+            "cores": os.cpu_count(), "load_average_1_5_15min": os.getloadavg()}
 
-    from rtstyle.engines import open_engine
-    from rtstyle.styles.catalogue import find_style, import_style
-    from rtstyle.video.decode import FrameReader
-    from rtstyle.video.probe import probe_video
-    from rtstyle.video.stylise import frame_size, stylise_video
+
+def run_worker(mode: str, tree: Path, spec: str, backend: str, clip: Path, frames: int,
+               args: argparse.Namespace, tmp: Path) -> dict:
+    w, h = args.size
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", mode, "--spec", spec,
+           "--backend", backend, "--clip", str(clip), "--frames", str(frames),
+           "--size-wh", f"{w}x{h}", "--threads", str(args.threads), "--batch",
+           str(args.batch), "--preset", args.preset, "--tmp", str(tmp)]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if r.returncode != 0 or line is None:
+        sys.exit(f"{mode} run failed:\n{r.stderr[-3000:]}")
+    return json.loads(line[7:])
+
+
+def throughput(args: argparse.Namespace) -> None:
+    from rtstyle.bench.engines import default_variants
+    from rtstyle.bench.inputs import BenchInputs, default_assets, find_photos
+    from rtstyle.bench.models import resolve_models
+    from rtstyle.bench.pipelines import make_clip
+
+    assets = default_assets()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        w, h = args.size
+        inputs = BenchInputs(find_photos(assets / "photos"))
+        clip = make_clip(inputs, tmp / "clip.avi", max(args.frames.values()), size=(h, w))
+        calib = sorted((assets / "train-photos").glob("*.jpg"))[:16] or None
+        variant = default_variants(tmp, calib)[args.engine]
+        models, _ = resolve_models(list(args.frames), "udnie", None, tmp)
+        result = {"machine_before": machine(), "engine": args.engine, "size": f"{w}x{h}",
+                  "threads": args.threads, "batch": args.batch, "preset": args.preset,
+                  "clip": f"rtstyle.bench.pipelines.make_clip, MJPG AVI, {FPS} fps",
+                  "old_tree": str(args.old) if args.old else None, "models": {}}
+        trees = [("engine", ROOT), ("video", ROOT)] + ([("old", args.old)] if args.old else [])
+        for model in models:
+            spec, n = variant.spec(model), args.frames[model.key]
+            runs: dict[str, list[dict]] = {mode: [] for mode, _ in trees}
+            for r in range(args.rounds):
+                for mode, tree in trees:
+                    rec = run_worker(mode, tree, spec, variant.backend, clip, n, args, tmp)
+                    runs[mode].append(rec)
+                    print(f"{model.key} round {r} {mode}: " + ", ".join(
+                        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in rec.items()), flush=True)
+            med = {mode: statistics.median(x["fps"] for x in recs)
+                   for mode, recs in runs.items()}
+            cpu = {mode: round(statistics.median(x["cpu_ms_per_frame"] for x in recs), 1)
+                   for mode, recs in runs.items()}
+            summary = {"frames": n, "weights": model.weights, "runs": runs,
+                       "fps_median": {k: round(v, 2) for k, v in med.items()},
+                       "cpu_ms_per_frame_median": cpu,
+                       "video_vs_engine": round(med["video"] / med["engine"], 3)}
+            if "old" in med:
+                summary["old_vs_engine"] = round(med["old"] / med["engine"], 3)
+            result["models"][model.key] = summary
+            print(json.dumps({k: v for k, v in summary.items() if k != "runs"}), flush=True)
+        result["machine_after"] = machine()
+    result["command"] = "python benchmarks/video_throughput.py " + " ".join(sys.argv[1:])
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+def rss(args: argparse.Namespace) -> None:
+    """`rtstyle video` on a long clip, sampling the process's RSS every second."""
+    from rtstyle.bench.models import resolve_models
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        try:
-            find_style(args.style)
-        except Exception:  # not installed here: import the published ml5 checkpoint
-            os.environ["RTSTYLE_HOME"] = str(tmp / "home")
-            import_style(ASSETS / "styles-ml5" / args.style)
-        engine = open_engine(args.style, args.backend, args.threads)
-
-        t0 = time.perf_counter()
-        info = probe_video(args.video)
-        end = args.frames / float(info.fps)
-        probe_s = time.perf_counter() - t0
-        w, h = frame_size(info.width, info.height, args.max_size)
-        frames = np.stack(list(FrameReader(args.video, (w, h), (info.width, info.height),
-                                           None, end)))
-        engine.warmup(h, w)
-
-        engine_fps, video_fps, engine_cpu, video_cpu, busy = [], [], [], [], []
-        for r in range(args.rounds):
-            c0, t0 = cpu_seconds(), time.perf_counter()
-            for i in range(0, len(frames), args.batch):
-                engine.run(frames[i:i + args.batch])
-            engine_fps.append(len(frames) / (time.perf_counter() - t0))
-            engine_cpu.append(1000 * (cpu_seconds() - c0) / len(frames))
-            c0, timed = cpu_seconds(), TimedEngine(engine)
-            res = stylise_video(timed, args.video, tmp / f"out{r}.mp4", max_size=args.max_size,
-                                end=end, batch=args.batch, progress=False)
-            video_cpu.append(1000 * (cpu_seconds() - c0) / len(frames))
-            busy.append(100 * timed.seconds / res.seconds)
-            assert res.frames == len(frames)
-            video_fps.append(res.fps)
-            print(f"round {r}: engine-only {engine_fps[-1]:.2f} fps {engine_cpu[-1]:.0f} CPU "
-                  f"ms/frame; video {video_fps[-1]:.2f} fps {video_cpu[-1]:.0f} CPU ms/frame, "
-                  f"engine busy {busy[-1]:.1f} % of the time", flush=True)
-
-    e, v = statistics.median(engine_fps), statistics.median(video_fps)
-    result = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other jobs",
-        "video": args.video.name, "frames": len(frames), "size": f"{w}x{h}",
-        "style": args.style, "backend": engine.backend, "threads": args.threads,
-        "batch": args.batch, "engine_fps_rounds": [round(x, 3) for x in engine_fps],
-        "video_fps_rounds": [round(x, 3) for x in video_fps],
-        "engine_fps_median": round(e, 3), "video_fps_median": round(v, 3),
-        "video_over_engine_percent": round(100 * v / e, 1),
-        "video_engine_busy_percent_rounds": [round(x, 1) for x in busy],
-        "engine_cpu_ms_per_frame_median": round(statistics.median(engine_cpu), 1),
-        "video_cpu_ms_per_frame_median": round(statistics.median(video_cpu), 1),
-        "video_cpu_overhead_percent": round(
-            100 * (statistics.median(video_cpu) / statistics.median(engine_cpu) - 1), 1),
-        "probe_pass_s": round(probe_s, 2),
-    }
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        (model,), _ = resolve_models(["lite"], "udnie", None, tmp)
+        cmd = [sys.executable, "-m", "rtstyle", "video", str(args.rss), "-o",
+               str(tmp / "out.mp4"), "--style", model.spec, "--backend", args.rss_backend,
+               "--threads", str(args.threads), "--preset", args.preset]
+        if args.max_size:
+            cmd += ["--max-size", str(args.max_size)]
+        if args.rss_end:
+            cmd += ["--end", str(args.rss_end)]
+        before = machine()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        samples = []
+        while proc.poll() is None:
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                kb = int(next(ln.split()[1] for ln in status.splitlines()
+                              if ln.startswith("VmRSS:")))
+                samples.append((round(time.monotonic() - t0, 1), round(kb / 1024, 1)))
+            except (OSError, StopIteration):
+                pass
+            time.sleep(1.0)
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(err[-3000:])
+        size = (tmp / "out.mp4").stat().st_size
+    wall = time.monotonic() - t0
+    tail = [s for s in samples if s[0] >= 0.2 * wall]  # past loading and warm-up
+    ts, mb = [s[0] for s in tail], [s[1] for s in tail]
+    tm, mm = statistics.mean(ts), statistics.mean(mb)
+    slope = sum((t - tm) * (m - mm) for t, m in zip(ts, mb, strict=True)) / max(
+        1e-9, sum((t - tm) ** 2 for t in ts)) * 60
+    result = {"machine_before": before, "machine_after": machine(), "video": str(args.rss),
+              "command": " ".join(["rtstyle", *cmd[3:]]), "summary": out.strip(),
+              "wall_s": round(wall, 1), "output_mb": round(size / 1e6, 1),
+              "rss_peak_mb": max(s[1] for s in samples),
+              "rss_at_20_50_90_percent_mb": [
+                  next(s[1] for s in samples if s[0] >= q * wall) for q in (0.2, 0.5, 0.9)],
+              "rss_slope_mb_per_min_after_20_percent": round(slope, 3),
+              "samples_every_10": samples[::10]}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "samples_every_10"}, indent=2))
+
+
+def presets(args: argparse.Namespace) -> None:
+    """Encode the same frames (the bench clip, stylised by the lite net) at each x264 preset,
+    one encoder thread, rounds interleaved: encode ms per frame, MB per minute, PSNR."""
+    import numpy as np
+
+    from rtstyle.bench.inputs import BenchInputs, default_assets, find_photos
+    from rtstyle.bench.models import resolve_models
+    from rtstyle.bench.pipelines import make_clip
+    from rtstyle.engines import open_engine
+    from rtstyle.metrics import psnr
+    from rtstyle.video.decode import FrameReader
+    from rtstyle.video.encode import PRESETS, VideoFileWriter
+
+    w, h = args.size
+    names = [p for p in PRESETS if p not in ("slower", "veryslow")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        clip = make_clip(BenchInputs(find_photos(default_assets() / "photos")),
+                         tmp / "clip.avi", args.lite_frames, size=(h, w))
+        (model,), _ = resolve_models(["lite"], "udnie", None, tmp)
+        engine = open_engine(model.spec, "torch", args.threads)
+        content = list(FrameReader(clip, (w, h)))
+        styled = [engine.run(c[None])[0] for c in content]
+        before = machine()
+        times: dict[str, list[float]] = {p: [] for p in names}
+        result: dict = {}
+        for _ in range(args.rounds):
+            for preset in names:
+                out = tmp / f"{preset}.mp4"
+                t0 = time.perf_counter()
+                with VideoFileWriter(out, FPS, (w, h), 18, preset=preset) as wr:
+                    for f in styled:
+                        wr.write(f)
+                times[preset].append(1000 * (time.perf_counter() - t0) / len(styled))
+                back = list(FrameReader(out, (w, h)))
+                result[preset] = {
+                    "mb_per_min": round(out.stat().st_size / 1e6 / (len(styled) / FPS / 60), 2),
+                    "psnr_db": round(float(np.mean([psnr(a, b) for a, b in
+                                                    zip(styled, back, strict=True)])), 2)}
+        for preset in names:
+            result[preset]["encode_ms_per_frame"] = round(statistics.median(times[preset]), 2)
+            print(preset, result[preset], flush=True)
+    out = {"machine_before": before, "machine_after": machine(), "size": f"{w}x{h}",
+           "frames": len(styled), "crf": 18, "encoder_threads": 1,
+           "command": "python benchmarks/video_throughput.py " + " ".join(sys.argv[1:]),
+           "presets": result}
+    (args.out or ROOT / "benchmarks" / "video_presets_results.json").write_text(
+        json.dumps(out, indent=2) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--old", type=Path, default=None, help="another rtstyle checkout")
+    ap.add_argument("--engine", default="openvino-int8", help="a `rtstyle bench` engine name")
+    ap.add_argument("--full-frames", type=int, default=40)
+    ap.add_argument("--lite-frames", type=int, default=300)
+    ap.add_argument("--models", default="full,lite")
+    ap.add_argument("--size", default="640x480")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--preset", default="veryfast")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rss", type=Path, default=None, metavar="VIDEO")
+    ap.add_argument("--presets", action="store_true",
+                    help="time and size each x264 preset on the lite net's output")
+    ap.add_argument("--rss-backend", default="openvino")
+    ap.add_argument("--rss-end", type=float, default=None, metavar="S",
+                    help="stylise only the first S seconds of the --rss video")
+    ap.add_argument("--max-size", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=None)
+    # worker mode (one run in a fresh process)
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--spec", help=argparse.SUPPRESS)
+    ap.add_argument("--backend", help=argparse.SUPPRESS)
+    ap.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--frames", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--size-wh", help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.size = tuple(int(v) for v in (args.size_wh or args.size).split("x"))
+    if args.worker:
+        return worker(args)
+    if args.presets:
+        return presets(args)
+    if args.rss:
+        args.out = args.out or ROOT / "benchmarks" / "video_rss_results.json"
+        return rss(args)
+    args.out = args.out or OUT
+    counts = {"full": args.full_frames, "lite": args.lite_frames}
+    args.frames = {k: counts[k] for k in args.models.split(",")}
+    throughput(args)
 
 
 if __name__ == "__main__":

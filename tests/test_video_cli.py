@@ -1,4 +1,4 @@
-"""`rtstyle video` as users run it: real files through real ffmpeg, checked independently
+"""`rtstyle video` as users run it: real files through real FFmpeg (PyAV), checked independently
 (tests/video_media.py reads packets and codecs straight from the files)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -120,10 +121,14 @@ def test_folder_in_folder_out(tmp_path, model):
     assert a.codec == "opus"  # MP4 holds Opus, so it is copied as it is
 
 
-def test_ctrl_c_leaves_no_output(tmp_path, model):
-    src = make_clip(tmp_path / "long.mp4", seconds=60, size="160x120")
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """60 s at 25 fps: long enough to be stopped halfway."""
+    return make_clip(tmp_path_factory.mktemp("long") / "long.mp4", seconds=60, size="160x120")
+
+
+def start_encoding(src, out_dir, model):
+    """Start `rtstyle video` and return once its output has data (encoding is under way)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtstyle", "video", str(src), "-o", str(out_dir / "o.mp4"),
          "--style", model, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -139,6 +144,27 @@ def test_ctrl_c_leaves_no_output(tmp_path, model):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     time.sleep(1.0)
+    return proc
+
+
+def children(pid):
+    """Processes whose parent is `pid` (an encoder or decoder would be one)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(stat.parent.name)
+    return kids
+
+
+def test_ctrl_c_leaves_no_output(tmp_path, long_clip, model):
+    src = long_clip
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = start_encoding(src, out_dir, model)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     try:
         _, err = proc.communicate(timeout=120)
@@ -148,6 +174,60 @@ def test_ctrl_c_leaves_no_output(tmp_path, model):
     assert proc.returncode == 130, err
     assert "interrupted at frame" in err and "of 1500" in err
     assert os.listdir(out_dir) == []
+
+
+def test_sigterm_stops_like_ctrl_c_with_no_helper_process(tmp_path, long_clip, model):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = start_encoding(long_clip, out_dir, model)
+    assert children(proc.pid) == []  # decoding and encoding run in-process
+    os.kill(proc.pid, signal.SIGTERM)  # what `kill` sends, to rtstyle alone
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, err
+    assert "interrupted at frame" in err
+    assert os.listdir(out_dir) == []
+
+
+def test_sigkill_leftover_is_removed_by_the_next_run(tmp_path, long_clip, model):
+    """Nothing can clean up after SIGKILL: the hidden temporary file stays, unlocked, and
+    the next run writing that name removes it."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = start_encoding(long_clip, out_dir, model)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    (left,) = os.listdir(out_dir)
+    assert left.startswith(".o.") and left.endswith(".partial.mp4")
+    r = stylise(long_clip, out_dir / "o.mp4", model, "--end", "0.4")
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(out_dir) == ["o.mp4"]
+
+
+def test_bad_preset_is_one_line(tmp_path, clip, model):
+    r = stylise(clip, tmp_path / "o.mp4", model, "--preset", "quick")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not an x264 preset" in lines[0], r.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_nvenc_falls_back_to_libx264_with_one_line(tmp_path, clip, model):
+    """Without an NVIDIA GPU (CI), --encoder nvenc says so once and encodes with libx264;
+    with one, the file is encoded by h264_nvenc and nothing is said."""
+    r = stylise(clip, tmp_path / "o.mp4", model, "--encoder", "nvenc", "--end", "0.4",
+                "--preset", "ultrafast")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) <= 1, r.stderr
+    if lines:
+        assert re.match(r"rtstyle: h264_nvenc unavailable \(.+\); encoding with libx264$",
+                        lines[0]), lines[0]
+    v, _ = by_kind(tmp_path / "o.mp4")
+    assert v.codec == "h264" and v.packets == 10
 
 
 def truncate(path, keep):

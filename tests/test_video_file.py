@@ -1,18 +1,22 @@
-"""VideoFileWriter: real ffmpeg encodes, read back independently; complete files only."""
+"""VideoFileWriter: real FFmpeg (PyAV) encodes, read back independently; complete files only."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
-from video_media import decode, streams
+from video_media import decode, make_clip, streams
 
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr
+from rtstyle.video.decode import DecodedFrame, FrameReader
 from rtstyle.video.encode import VideoFileWriter
 
 
@@ -87,20 +91,88 @@ def test_bad_arguments(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+RECORDER = """
+import sys, time
+import numpy as np
+from rtstyle.video.decode import DecodedFrame, FrameReader
+from rtstyle.video.encode import VideoFileWriter
+from test_video_file import frames
+w = VideoFileWriter(sys.argv[1], 25, (64, 48), fragmented=True, atomic=False,
+                    preset="ultrafast")
+for f in frames(60):
+    w.write(f)
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
 def test_fragmented_recording_survives_a_killed_encoder(tmp_path):
     """A live recording must stay playable if everything dies: with fragmented MP4 the
-    frames up to the last fragment are readable even after ffmpeg is SIGKILLed."""
+    frames up to the last fragment are readable even after the recording process (whose
+    encoder runs in-process) is SIGKILLed."""
     path = tmp_path / "rec.mp4"
-    w = VideoFileWriter(path, 25, (64, 48), fragmented=True, atomic=False, preset="ultrafast")
-    for f in frames(60):
-        w.write(f)
-    deadline = time.monotonic() + 30
-    while path.stat().st_size < 1000 and time.monotonic() < deadline:
-        time.sleep(0.2)  # let ffmpeg encode what it was sent
-    time.sleep(0.5)
-    os.kill(w._proc.pid, signal.SIGKILL)
-    w._proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", RECORDER, str(path)],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        deadline = time.monotonic() + 30
+        while path.stat().st_size < 1000 and time.monotonic() < deadline:
+            time.sleep(0.2)  # let the encoder write what it was sent
+        time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert path.exists()
     got = decode(path)
     assert 10 <= len(got) <= 60
-    w._open = False  # the test killed it; nothing to finish
+
+
+def test_preset_trades_speed_for_size(tmp_path):
+    """A slower x264 preset gives a smaller file at the same quality setting."""
+    src = frames(40, 160, 120)
+    rng = np.random.default_rng(0)
+    src = [np.clip(f.astype(np.int16) + rng.integers(-6, 7, f.shape), 0, 255).astype(np.uint8)
+           for f in src]  # some texture to spend bits on
+    sizes = {}
+    for preset in ("ultrafast", "slow"):
+        with VideoFileWriter(tmp_path / f"{preset}.mp4", 25, (160, 120), crf=23,
+                             preset=preset) as w:
+            for f in src:
+                w.write(f)
+        sizes[preset] = (tmp_path / f"{preset}.mp4").stat().st_size
+    assert sizes["slow"] < 0.9 * sizes["ultrafast"], sizes
+    with pytest.raises(RtstyleError, match="not an x264 preset"):
+        VideoFileWriter(tmp_path / "x.mp4", 25, (64, 48), preset="quick")
+
+
+def test_audio_the_container_cannot_hold_is_reencoded(tmp_path):
+    """PCM audio cannot go into MP4 as it is: it becomes AAC of the same length."""
+    src = make_clip(tmp_path / "in.mov", seconds=1.0, size="64x48", audio="pcm_s16le")
+    reader = FrameReader(src, (64, 48))
+    with VideoFileWriter(tmp_path / "out.mp4", 25, (64, 48), time_base=Fraction(1, 12800),
+                         audio=reader.audio_streams) as w:
+        for item in reader.frames(audio=True):
+            if isinstance(item, DecodedFrame):
+                w.write(item.image, item.time)
+            else:
+                w.write_audio(item)
+    reader.close()
+    v, a = streams(tmp_path / "out.mp4")
+    assert (v.codec, v.packets, a.codec) == ("h264", 25, "aac")
+    assert abs(a.duration - 1.0) < 0.05
+
+
+def test_stale_partial_is_removed_but_a_live_one_is_kept(tmp_path):
+    """A temporary file left by a killed run (unlocked) goes; one a writer holds stays."""
+    stale = tmp_path / ".o.k1ll3d.partial.mp4"
+    stale.write_bytes(b"half a video")
+    live = VideoFileWriter(tmp_path / "o.mp4", 25, (64, 48))
+    assert not stale.exists()
+    (held,) = os.listdir(tmp_path)
+    other = VideoFileWriter(tmp_path / "o.mp4", 25, (64, 48))
+    assert held in os.listdir(tmp_path) and len(os.listdir(tmp_path)) == 2
+    live.write(frames(1)[0])
+    live.close()
+    other.abort()
+    assert os.listdir(tmp_path) == ["o.mp4"]

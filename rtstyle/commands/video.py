@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", type=parse_time, default=None, metavar="T", help="end time")
     p.add_argument("--crf", type=int, default=18,
                    help="quality: 0 lossless .. 51 worst (default 18, visually lossless)")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="x264 speed/size trade: ultrafast, superfast, veryfast (default), "
+                        "faster, fast, medium, slow, slower, veryslow; slower presets give "
+                        "smaller files at the same --crf (docs/video.md)")
+    p.add_argument("--encoder", default="libx264", choices=("libx264", "nvenc", "auto"),
+                   help="H.264 encoder: libx264 (CPU, default), nvenc (NVIDIA GPU's "
+                        "h264_nvenc) or auto (nvenc where it opens, else libx264)")
     p.add_argument("--stabilize", action="store_true",
                    help="reduce flicker by blending with the previous frame along the "
                         "optical flow")
@@ -87,20 +95,27 @@ def _jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     return [(p, dst / n) for p, n in zip(videos, names, strict=True)]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from rtstyle.engines import open_engine
     from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
     from rtstyle.limits import parse_size
-    from rtstyle.video.encode import container_of
+    from rtstyle.video.encode import DEFAULT_PRESET, check_preset, container_of
     from rtstyle.video.probe import probe_video
     from rtstyle.video.stylise import VideoInterrupted, stylise_video
 
+    # `kill` (SIGTERM) stops like Ctrl-C: the unfinished file is removed, exit 130.
+    signal.signal(signal.SIGTERM, _interrupt)
     check_strength(args.strength)
     size = parse_size(args.size, "--size") if args.size else None
     if args.max_size is not None and args.max_size < 16:
         raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")
+    preset = check_preset(args.preset or DEFAULT_PRESET)
     jobs = _jobs(args.input, args.output)
     for _, dst in jobs:  # output problems fail before the model loads
         container_of(dst)
@@ -116,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 engine, src, dst, max_size=args.max_size, size=size, start=args.start,
                 end=args.end, crf=args.crf, strength=args.strength,
                 keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch,
-                info=info)
+                info=info, preset=preset, encoder=args.encoder)
         except VideoInterrupted as e:
             print(f"rtstyle: {e}", file=sys.stderr)
             # Everything is cleaned up (ffmpeg stopped, no file left). Leave at once: the

@@ -1,30 +1,24 @@
-"""Find out what a video file holds before stylising it: streams, size, frame rate, and
-the time of every decodable frame.
+"""What a video file holds, from its container, without decoding it: the first video
+stream's size, rate and time base, the audio streams, the stated duration and frame count.
 
-One ffmpeg pass decodes the video (to nowhere) and demuxes it (packets only), so the
-answer is what decoding will really give, not what the header claims: the exact frame
-count for the progress bar, each frame's timestamp (variable frame rates survive), how
-many frames are undecodable, and whether the file stops short of its stated length.
-It costs a small fraction of stylising (vtest.avi, 795 frames at 768x576: 0.5 s).
+Stylising then reads the file once (rtstyle.video.decode): the frame count here only
+sizes the progress bar, and frame times come from the decoded frames themselves.
+A cheap look at the end of the file (a seek and one packet) catches files that stop short
+of their stated length before any slow work starts.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from rtstyle.errors import RtstyleError
-from rtstyle.video.ffmpeg import ffmpeg_exe
+from rtstyle.video.ffmpeg import av, av_message
 
-_INPUT = re.compile(r"^Input #0, ([\w,]+), from")
-_DURATION = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_STREAM = re.compile(r"^\s*Stream #0:\d+.*?: (Video|Audio): (\w+)")
-_CONFIG = re.compile(r"Parsed_showinfo.*config in time_base: (\d+)/(\d+), frame_rate: (\d+)/(\d+)")
-_FRAME = re.compile(r"Parsed_showinfo.* n:\s*\d+ pts:\s*(-?\d+) .* s:(\d+)x(\d+)")
-_DEMUX_ERROR = re.compile(r"^\[in#0.*(corrupt|partial|truncat|error|invalid)", re.IGNORECASE)
+STILL_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe",
+                 "gif", "gif_pipe", "ppm_pipe", "pgm_pipe", "pam_pipe", "jpegxl_pipe",
+                 "qoi_pipe", "dpx_pipe", "exr_pipe", "psd_pipe", "svg_pipe", "sgi_pipe")
 
 
 @dataclass
@@ -32,131 +26,137 @@ class VideoInfo:
     """A video's first video stream (within the requested range) and its audio streams."""
 
     path: Path
-    width: int  # decoded size, after any rotation the file asks for
+    width: int  # displayed size, after any rotation the file asks for
     height: int
-    fps: Fraction  # the stream's nominal frame rate
+    fps: Fraction  # the stream's nominal (or average) frame rate
     time_base: Fraction  # of the video stream; frame times are exact multiples of it
-    frame_times: list[float] = field(default_factory=list)  # seconds from the range start
-    packets: int = 0  # video packets in the range (one per frame in a healthy file)
+    codec: str = ""
+    rotation: int = 0  # degrees counter-clockwise the frames are turned for display
     audio_codecs: list[str] = field(default_factory=list)
-    duration: float | None = None  # stated by the container
+    duration: float | None = None  # of the range, as the container states it
+    stated_frames: int | None = None  # frame count the container states for the whole file
+    start: float = 0.0  # --start
+    end: float | None = None  # --end
 
     @property
-    def frames(self) -> int:
-        return len(self.frame_times)
-
-    @property
-    def skipped(self) -> int:
-        """Frames present in the file that could not be decoded."""
-        return max(0, self.packets - self.frames)
-
-    @property
-    def is_constant_rate(self) -> bool:
-        """True when every frame sits at i/fps, so a plain frame rate reproduces the times."""
-        period = 1 / float(self.fps)
-        t0 = self.frame_times[0] if self.frame_times else 0.0
-        return all(abs((t - t0) - i * period) < 0.25 * period
-                   for i, t in enumerate(self.frame_times))
+    def frames(self) -> int | None:
+        """Expected frames in the range, for the progress bar (None: unknown). Stated,
+        not counted: a damaged file may hold fewer, and the bar then stops short."""
+        if self.stated_frames and self.start == 0 and self.end is None:
+            return self.stated_frames
+        if self.duration is not None:
+            return max(1, round(self.duration * float(self.fps)))
+        return None
 
 
-def _seconds(h: str, m: str, s: str) -> float:
-    return int(h) * 3600 + int(m) * 60 + float(s)
+def video_stream(container):
+    """The first real video stream: not cover art (an attached picture)."""
+    attached = av().stream.Disposition.attached_pic
+    return next((s for s in container.streams.video if not s.disposition & attached), None)
 
 
-def _count_packets(framecrc: str, span: float | None) -> int:
-    """Packets in ffmpeg's framecrc listing whose time falls in [0, span): stream copy
-    also passes the packets just outside a --start/--end range, which decoding drops."""
-    tb, n = Fraction(1), 0
-    for ln in framecrc.splitlines():
-        if ln.startswith("#tb 0:"):
-            tb = Fraction(ln.split(":", 1)[1].strip())
-        elif ln and not ln.startswith("#"):
-            t = int(ln.split(",")[2]) * tb
-            # (a microsecond of slack: a packet exactly at --end is not in the range)
-            n += t >= 0 and (span is None or float(t) < span - 1e-6)
-    return n
-
-
-def probe_video(path: Path, start: float | None = None, end: float | None = None) -> VideoInfo:
-    """Scan `path` (between `start` and `end` seconds, if given); one-line errors for
-    files that are missing, not videos, without a video stream, corrupt or truncated."""
+def open_input(path: Path):
+    """Open `path` for reading; one-line errors for missing, non-video and damaged files."""
     path = Path(path)
     if not path.exists():
         raise RtstyleError(f"input {path} does not exist")
     if path.is_dir():
         raise RtstyleError(f"input {path} is a folder; give a video file")
+    try:
+        return av().open(str(path), "r")
+    except av().FFmpegError as e:
+        raise RtstyleError(f"cannot read {path}: not a video file, or it is corrupt or "
+                           f"truncated (FFmpeg: {av_message(e)})") from None
+    except OSError as e:
+        raise RtstyleError(f"cannot read {path} ({e.strerror or e})") from None
+
+
+def probe_video(path: Path, start: float | None = None, end: float | None = None) -> VideoInfo:
+    """Describe `path` (between `start` and `end` seconds, if given); one-line errors for
+    files that are missing, not videos, still images, without a video stream, or truncated."""
+    path = Path(path)
     if start is not None and end is not None and end <= start:
         raise RtstyleError(f"--end {end} is not after --start {start}; give a later end")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin"]
-    if start:
-        cmd += ["-ss", f"{start:.6f}"]
-    if end is not None:
-        cmd += ["-to", f"{end:.6f}"]
-    # Output 0 decodes the first real video stream (V: not cover art) and logs each frame;
-    # output 1 copies its packets to stdout, one line each, to count what the file holds.
-    cmd += ["-i", str(path), "-map", "0:V:0", "-vf", "showinfo=checksum=0",
-            "-fps_mode", "passthrough", "-f", "null", "-",
-            "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "pipe:1"]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    except OSError as e:
-        raise RtstyleError(f"cannot run ffmpeg ({e}); reinstall imageio-ffmpeg") from e
-    lines = r.stderr.splitlines()
-
-    kinds: list[tuple[str, str]] = []
-    duration = None
-    for ln in lines:
-        if (m := _DURATION.match(ln)) and duration is None:
-            duration = _seconds(*m.groups())
-        if (m := _STREAM.match(ln)) and "(attached pic)" not in ln and "->" not in ln:
-            kinds.append((m.group(1), m.group(2)))
-    if r.returncode != 0 and not kinds:
-        why = next((ln.split("] ", 1)[-1] for ln in lines if "Error opening input:" in ln
-                    or "Invalid data" in ln), lines[-1] if lines else "unknown reason")
-        raise RtstyleError(f"cannot read {path}: not a video file, or it is corrupt or "
-                           f"truncated (ffmpeg: {why.strip()})")
-    demuxer = next((m[1] for ln in lines if (m := _INPUT.match(ln))), "")
-    if demuxer == "image2" or demuxer.endswith("_pipe"):  # ffmpeg reads stills as 1 frame
-        raise RtstyleError(f"{path} is a still image ({demuxer.removesuffix('_pipe')}), not "
-                           "a video; use `rtstyle image` for it")
-    if not any(k == "Video" for k, _ in kinds):
-        raise RtstyleError(f"{path} has no video stream (it holds "
-                           f"{', '.join(k.lower() for k, _ in kinds) or 'nothing'}); "
-                           "give a video file")
-
-    time_base, fps, size = Fraction(1, 1), Fraction(0), (0, 0)
-    pts: list[int] = []
-    for ln in lines:
-        if m := _CONFIG.search(ln):
-            time_base = Fraction(int(m[1]), int(m[2]))
-            fps = Fraction(int(m[3]), max(1, int(m[4])))
-        elif m := _FRAME.search(ln):
-            pts.append(int(m[1]))
-            size = (int(m[2]), int(m[3]))
-    if not pts:
-        raise RtstyleError(f"cannot decode any frame of {path}"
-                           + (" in the --start/--end range" if start or end else "")
-                           + "; the file is corrupt or truncated")
-    times = [float((p - pts[0]) * time_base) for p in pts]
-    if fps <= 0:  # no nominal rate: use the average
-        fps = Fraction((len(times) - 1) / times[-1]).limit_denominator(1001) \
-            if len(times) > 1 and times[-1] > 0 else Fraction(25)
-
-    packets = _count_packets(r.stdout, None if end is None else end - (start or 0.0))
-    info = VideoInfo(path=path, width=size[0], height=size[1], fps=fps, time_base=time_base,
-                     frame_times=times, packets=packets, duration=duration,
-                     audio_codecs=[c for k, c in kinds if k == "Audio"])
-
-    # Truncated: the demuxer hit damaged data and the frames stop well short of the
-    # stated length (mid-file damage that decoding skips is only counted in `skipped`).
-    stated = duration
-    if stated is not None and end is not None:
-        stated = min(stated, end)
-    if stated is not None and start:
-        stated -= start
-    period = 1 / float(fps)
-    if (stated is not None and any(_DEMUX_ERROR.search(ln) for ln in lines)
-            and times[-1] + period < stated - max(2 * period, 0.01 * stated)):
-        raise RtstyleError(f"{path} is truncated: frames stop at {times[-1] + period:.2f} s "
-                           f"of a stated {stated:.2f} s; re-download or re-export it")
+    with open_input(path) as container:
+        fmt = container.format.name
+        if fmt in STILL_FORMATS or fmt.endswith("_pipe"):
+            raise RtstyleError(f"{path} is a still image ({fmt.removesuffix('_pipe')}), not "
+                               "a video; use `rtstyle image` for it")
+        stream = video_stream(container)
+        if stream is None:
+            kinds = sorted({s.type for s in container.streams})
+            raise RtstyleError(f"{path} has no video stream (it holds "
+                               f"{', '.join(kinds) or 'nothing'}); give a video file")
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise RtstyleError(f"cannot read {path}: its video stream states no frame size; "
+                               "the file is corrupt or truncated")
+        fps = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or 25)
+        if fps <= 0 or fps > 1000:
+            fps = Fraction(25)
+        rotation = _rotation(container, stream)
+        w, h = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
+        duration = None
+        if container.duration:
+            duration = container.duration / 1e6
+        elif stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        full = duration
+        if duration is not None:
+            duration = min(duration, end) if end is not None else duration
+            duration -= start or 0.0
+            if duration <= 0:
+                raise RtstyleError(f"--start {start} is past the end of {path} "
+                                   f"({full:.2f} s); give an earlier start")
+        info = VideoInfo(path=path, width=w, height=h, fps=fps,
+                         time_base=Fraction(stream.time_base or Fraction(1, 90000)),
+                         codec=ctx.name, rotation=rotation,
+                         audio_codecs=[s.codec_context.name for s in container.streams.audio],
+                         duration=duration, stated_frames=stream.frames or None,
+                         start=start or 0.0, end=end)
+        _check_tail(container, stream, path)
     return info
+
+
+def _rotation(container, stream) -> int:
+    """Display rotation in degrees (0, 90, 180, 270), read from the first frame (PyAV
+    exposes the display matrix on frames): decoding one frame costs a few milliseconds."""
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                return round(frame.rotation) % 360
+    except av().FFmpegError:
+        pass
+    finally:
+        container.seek(0)
+    return 0
+
+
+def stated_end(container, stream) -> float | None:
+    """Where the video stream says it ends, in seconds from the container's start; None
+    where only the container states a length (it may belong to a longer audio track)."""
+    if not stream.duration or not stream.time_base:
+        return None
+    first = stream.start_time or 0
+    origin = (container.start_time or 0) / 1e6
+    return float((first + stream.duration) * stream.time_base) - origin
+
+
+def _check_tail(container, stream, path: Path) -> None:
+    """Seek to the video's last frame and read its packet: a file cut short (a download
+    that stopped) fails here in a moment, not after stylising everything before the cut."""
+    end = stated_end(container, stream)
+    if end is None or not stream.average_rate:
+        return
+    target = end - 2 / float(stream.average_rate) + (container.start_time or 0) / 1e6
+    try:
+        container.seek(max(0, int(target / stream.time_base)), stream=stream, any_frame=True,
+                       backward=True)
+        for packet in container.demux(stream):
+            if packet.size:
+                return
+            break
+    except av().FFmpegError:
+        pass
+    raise RtstyleError(f"{path} is truncated: no frames near its stated end "
+                       f"({end:.2f} s); re-download or re-export it")

@@ -1,9 +1,11 @@
 """Stylise one video file: decode, batched inference and encode overlap in three threads.
 
-decode (ffmpeg pipe) --queue--> infer (engine batch, adjust, stabilise) --queue--> encode
-(ffmpeg pipe). The queues are short, so memory stays flat and the slowest stage (the
-net) sets the pace while the other two hide behind it. The output appears only when it
-is complete; any failure or Ctrl-C removes the unfinished file.
+decode (PyAV, in-process) --queue--> infer (engine batch, adjust, stabilise) --queue-->
+encode (PyAV). One pass over the input: the decoder also hands over the audio packets,
+which go straight to the muxer. The queues are short, so memory stays flat, and the slowest
+stage (the net) sets the pace while the other two, at a lower thread priority, hide behind
+it. The output appears only when it is complete; any failure, Ctrl-C or SIGTERM (the
+command turns it into Ctrl-C) removes the unfinished file.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from rtstyle.engines.adjust import adjust
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.limits import MIN_SIDE
-from rtstyle.video.decode import FrameReader
-from rtstyle.video.encode import VideoFileWriter
+from rtstyle.video.decode import DecodedFrame, FrameReader
+from rtstyle.video.encode import DEFAULT_PRESET, VideoFileWriter
+from rtstyle.video.ffmpeg import lower_priority
 from rtstyle.video.probe import VideoInfo, probe_video
 from rtstyle.video.stabilize import Stabilizer
 
@@ -33,9 +36,10 @@ _END = object()  # end-of-stream marker passed down the queues
 class VideoInterrupted(KeyboardInterrupt):
     """Ctrl-C during a video: says how far it got; nothing was written."""
 
-    def __init__(self, path: Path, done: int, total: int) -> None:
-        super().__init__(f"interrupted at frame {done} of {total} of {path}"
-                         f" ({100 * done / max(1, total):.0f}%); no output was written")
+    def __init__(self, path: Path, done: int, total: int | None) -> None:
+        of = f" of {total} of {path} ({100 * done / max(1, total):.0f}%)" if total else \
+            f" of {path}"
+        super().__init__(f"interrupted at frame {done}{of}; no output was written")
 
 
 @dataclass
@@ -47,6 +51,8 @@ class VideoResult:
     skipped: int
     audio_streams: int
     seconds: float
+    startup: float = 0.0  # seconds from the start to the first frame encoded
+    encoder: str = ""
 
     @property
     def fps(self) -> float:
@@ -107,28 +113,32 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                   size: tuple[int, int] | None = None, start: float | None = None,
                   end: float | None = None, crf: int = 18, strength: float = 1.0,
                   keep_colors: bool = False, stabilize: bool = False, batch: int = 4,
-                  progress: bool | None = None, info: VideoInfo | None = None) -> VideoResult:
+                  progress: bool | None = None, info: VideoInfo | None = None,
+                  preset: str = DEFAULT_PRESET, encoder: str = "libx264",
+                  decode_threads: int = 1, encode_threads: int = 1) -> VideoResult:
     """Stylise `src` into `dst` with `engine`, keeping audio, frame count and timing.
 
     progress: show a progress bar (None: only on a terminal).
-    info: `probe_video(src, start, end)`, if the caller already has it."""
+    info: `probe_video(src, start, end)`, if the caller already has it.
+    preset, encoder: x264 preset; "libx264", "nvenc" or "auto" (see VideoFileWriter)."""
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise RtstyleError(f"output {dst} is the input; choose another output name")
     if batch < 1:
         raise RtstyleError(f"--batch {batch} must be at least 1")
+    t0 = time.perf_counter()
     if info is None:
         info = probe_video(src, start, end)
     w, h = frame_size(info.width, info.height, max_size, size)
-    timing = {} if info.is_constant_rate else {"timestamps": info.frame_times,
-                                              "time_base": info.time_base}
-    writer = VideoFileWriter(dst, info.fps, (w, h), crf, audio_from=src,
-                             audio_codecs=info.audio_codecs, audio_start=start,
-                             audio_end=end, low_priority=True, **timing)
+    reader = FrameReader(src, (w, h), (info.width, info.height), start, end,
+                         threads=decode_threads)
     try:
-        reader = FrameReader(src, (w, h), (info.width, info.height), start, end)
+        writer = VideoFileWriter(dst, info.fps, (w, h), crf, preset=preset,
+                                 time_base=info.time_base,
+                                 audio=reader.audio_streams, low_priority=True,
+                                 encoder=encoder, threads=encode_threads)
     except BaseException:
-        writer.abort()
+        reader.close()
         raise
     stab = Stabilizer() if stabilize else None
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch)
@@ -136,6 +146,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     stop = threading.Event()
     errors: list[BaseException] = []
     done = 0
+    first: float | None = None
     bar = tqdm(total=info.frames, unit="frame", desc=src.name, dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
 
@@ -151,36 +162,46 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
         return threading.Thread(target=body, name=fn.__name__, daemon=True)
 
     def decode() -> None:
-        for frame in reader:
-            _put(decoded, frame, stop)
+        lower_priority()  # the net's threads come first; decoding fills their gaps
+        for item in reader.frames(audio=True):
+            _put(decoded, item, stop)
         _put(decoded, _END, stop)
 
     def infer() -> None:
         ended = False
         while not ended:
-            frames = []
+            frames: list[DecodedFrame] = []
             while len(frames) < batch:
                 item = _get(decoded, stop)
                 if item is _END:
                     ended = True
                     break
-                frames.append(item)
+                if isinstance(item, DecodedFrame):
+                    frames.append(item)
+                else:  # an audio packet: straight on to the muxer
+                    _put(styled, item, stop)
             if frames:
-                out = engine.run(np.stack(frames))
-                for content, s in zip(frames, out, strict=True):
-                    s = adjust(content, s, strength, keep_colors)
-                    _put(styled, stab(content, s) if stab else s, stop)
+                out = engine.run(np.stack([f.image for f in frames]))
+                for f, s in zip(frames, out, strict=True):
+                    s = adjust(f.image, s, strength, keep_colors)
+                    _put(styled, (f.time, stab(f.image, s) if stab else s), stop)
         _put(styled, _END, stop)
 
     def encode() -> None:
-        nonlocal done
+        nonlocal done, first
         while (item := _get(styled, stop)) is not _END:
-            writer.write(item)
+            if not isinstance(item, tuple):
+                writer.write_audio(item)
+                continue
+            writer.write(item[1], item[0])
             done += 1
+            if first is None:
+                first = time.perf_counter()
+            if bar.total is not None and done > bar.total:
+                bar.total = done  # the container's estimate was low
             bar.update(1)
 
     threads = [stage(decode), stage(infer), stage(encode)]
-    t0 = time.perf_counter()
     try:
         for t in threads:
             t.start()
@@ -200,16 +221,18 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
         raise
     bar.close()
     reader.close()
-    return VideoResult(src, dst, (w, h), done, info.skipped, len(info.audio_codecs),
-                       time.perf_counter() - t0)
+    t1 = time.perf_counter()
+    return VideoResult(src, dst, (w, h), done, reader.skipped, len(info.audio_codecs),
+                       t1 - t0, (first or t1) - t0, writer.codec)
 
 
 def _finish(threads, reader: FrameReader, writer: VideoFileWriter, bar) -> None:
-    """Tear down after a failure or interrupt: stop both ffmpeg processes (which unblocks
-    any stage waiting on them), drop the unfinished file, and wait for every stage to end:
-    a stage still inside the engine when Python exits would crash the interpreter."""
-    reader.close()
-    writer.abort()
+    """Tear down after a failure or interrupt: wait for every stage to end (each checks
+    `stop` at least every 0.1 s; a stage still inside the engine when Python exits would
+    crash the interpreter, and a file closed under a running codec would too), then drop
+    the unfinished file and release the input."""
     for t in threads:
         t.join()
+    writer.abort()
+    reader.close()
     bar.close()
