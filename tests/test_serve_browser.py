@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from conftest import asset
 from serve_browser_driver import in_loopback_namespace
+from video_media import FFMPEG
 
 from rtstyle.cli import main as rtstyle_main
 from rtstyle.metrics import psnr
-from rtstyle.video.ffmpeg import ffmpeg_exe
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZE = (320, 240)  # the fake camera; small so style-swap keeps up on 2 cores
@@ -49,10 +49,10 @@ def make_camera(folder: Path, size: tuple[int, int], photo: Path) -> tuple[Path,
     """A y4m of the still photo for chromium's fake camera, and its first frame as a PNG
     (what the server gets to stylise, give or take WebRTC compression)."""
     y4m, png = folder / "camera.y4m", folder / "camera.png"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
                     f"scale={size[0]}:{size[1]},format=yuv420p", "-frames:v", "10", str(y4m)],
                    check=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(y4m), "-frames:v", "1",
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(y4m), "-frames:v", "1",
                     str(png)], check=True)
     return y4m, png
 

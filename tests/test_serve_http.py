@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from conftest import asset
 from serve_helpers import http, running_server
+from video_media import FFMPEG
 
 from rtstyle.cli import main as rtstyle_main
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr
-from rtstyle.video.ffmpeg import ffmpeg_exe
 
 pytest.importorskip("aiortc")
 TOKEN = "test-token-123"
@@ -161,7 +161,7 @@ def test_bad_requests_get_clear_4xx_and_the_client_keeps_playing(tmp_path, rtsty
 def test_mjpeg_stream_read_by_opencv_is_stylised(tmp_path, rtstyle_home):
     # A still photo as a losslessly coded video: every frame is the same known picture.
     video = tmp_path / "still.mkv"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-loop", "1", "-i",
+    subprocess.run([FFMPEG, "-v", "error", "-loop", "1", "-i",
                     str(asset("photos/tubingen.jpg")), "-vf", "scale=320:240", "-t", "2",
                     "-r", "10", "-c:v", "ffv1", str(video)], check=True)
     cap = cv2.VideoCapture(str(video))
