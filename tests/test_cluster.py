@@ -62,14 +62,43 @@ def references(clips, tmp_path_factory) -> Path:
     return out
 
 
+IN_NETNS = os.environ.get("RTSTYLE_TEST_NETNS") == "1"
+
+
+def test_ray_runs_in_a_loopback_only_network_namespace():
+    """Ray 2.60 cannot be held to 127.0.0.1 (it takes this node's address and listens on
+    every interface), so the Ray tests run in a network namespace of their own that has
+    only loopback: this test re-runs this module there, where Ray falls back to
+    127.0.0.1, and passes when every test inside passes."""
+    if IN_NETNS:
+        pytest.skip("already inside the namespace")
+    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        pytest.skip(f"cannot make a loopback-only network namespace ({probe.stderr.strip()});"
+                    " the Ray tests never run on this machine's real interfaces")
+    r = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" -m pytest -q -rs '
+         f"-p no:cacheprovider {__file__}", sys.executable],
+        env={**os.environ, "RTSTYLE_TEST_NETNS": "1"}, capture_output=True, text=True,
+        timeout=900)
+    summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert " passed" in summary and "skipped" not in summary.replace("1 skipped", ""), summary
+
+
 @pytest.fixture(scope="module")
 def cluster() -> str:
-    """A real local Ray with 2 CPUs; the CLI joins it by address. (Ray 2.60 cannot be held
-    to loopback: it replaces 127.0.0.1 by this node's address and listens on every
-    interface, with its token authentication on; only this machine's processes use it.)"""
+    """A real local Ray with 2 CPUs, on loopback only (see the namespace test above); the
+    CLI joins it by address."""
+    if not IN_NETNS:
+        pytest.skip("runs inside its loopback-only namespace "
+                    "(test_ray_runs_in_a_loopback_only_network_namespace)")
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:
-        yield ray.get_runtime_context().gcs_address
+        address = ray.get_runtime_context().gcs_address
+        assert address.startswith("127.0.0.1:"), address
+        yield address
     finally:
         ray.shutdown()
 
@@ -205,6 +234,9 @@ def test_cuts_only_at_clean_keyframes(clips, tmp_path):
 
 
 def test_unreachable_cluster_fails_fast_in_one_line(clips, tmp_path):
+    if not IN_NETNS:
+        pytest.skip("runs inside its loopback-only namespace "
+                    "(test_ray_runs_in_a_loopback_only_network_namespace)")
     """An address where no Ray listens: one line at once, not Ray's minutes of retrying."""
     r = cli("batch", str(clips[0]), "-o", str(tmp_path / "out"), "--cluster", "127.0.0.1:1",
             "--style", "udnie-lite", timeout=120)
