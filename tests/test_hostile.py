@@ -360,6 +360,13 @@ def test_unknown_image_extension_fails_before_the_model_loads(capsys, tmp_path, 
      "--batch"),
     (["train", "--style-image", "{photo}", "--data", "{tmp}", "-o", "t",
       "--style-weight", "inf"], "--style-weight"),
+    (["video", "{photo}", "-o", "{tmp}/o.mp4", "--threads", "-1"], "--threads"),
+    (["video", "{photo}", "-o", "{tmp}/o.mp4", "--batch", "1000000000"], "--batch"),
+    (["video", "{photo}", "-o", "{tmp}/o.mp4", "--size", "100000x100000"], "too large"),
+    (["webcam", "--demo", "--no-display", "--max-frames", "1", "--threads", "-1"], "--threads"),
+    (["webcam", "--demo", "--no-display", "--max-frames", "1", "--size", "20000x20000"],
+     "too large"),
+    (["bench", "--sizes", "100000x100000"], "too large"),
 ])
 def test_numbers_out_of_bounds(capsys, rtstyle_home, tmp_path, photo, argv, words):
     fill = {"photo": photo, "out": tmp_path / "o.png", "tmp": tmp_path}

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtstyle.engines import open_engine
-    from rtstyle.engines.adjust import adjust, check_strength
+    from rtstyle.engines.adjust import check_strength, stylise
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
     from rtstyle.images import (
@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
                          precision=args.precision)
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src, args.max_size), args.max_size)
-        styled = engine.run(img[None])[0]
-        write_image(dst, adjust(img, styled, args.strength, args.preserve_colors))
+        write_image(dst, stylise(engine, img[None], args.strength, args.preserve_colors)[0])
         print(f"{src} -> {dst} ({engine.name}, {engine.backend})")
     return 0

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
-    from rtstyle.limits import parse_size
+    from rtstyle.limits import check_batch, check_threads, parse_size
     from rtstyle.video.encode import DEFAULT_PRESET, check_preset, container_of
     from rtstyle.video.probe import probe_video
     from rtstyle.video.stylise import VideoInterrupted, stylise_video
@@ -112,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     # `kill` (SIGTERM) stops like Ctrl-C: the unfinished file is removed, exit 130.
     signal.signal(signal.SIGTERM, _interrupt)
     check_strength(args.strength)
+    check_threads(args.threads)
+    check_batch(args.batch)
     size = parse_size(args.size, "--size") if args.size else None
     if args.max_size is not None and args.max_size < 16:
         raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")

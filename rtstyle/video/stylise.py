@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rtstyle.engines.adjust import adjust
+from rtstyle.engines.adjust import stylise
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.limits import MIN_SIDE
@@ -181,9 +181,9 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                 else:  # an audio packet: straight on to the muxer
                     _put(styled, item, stop)
             if frames:
-                out = engine.run(np.stack([f.image for f in frames]))
+                out = stylise(engine, np.stack([f.image for f in frames]), strength,
+                              keep_colors)
                 for f, s in zip(frames, out, strict=True):
-                    s = adjust(f.image, s, strength, keep_colors)
                     _put(styled, (f.time, stab(f.image, s) if stab else s), stop)
         _put(styled, _END, stop)
 
