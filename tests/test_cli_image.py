@@ -214,12 +214,14 @@ def test_outputs_get_the_usual_file_mode(rand_style, photo, tmp_path):
 
 
 def test_fresh_catalogue_lists_only_styles():
-    """Built-in styles are listed; other package data (the swap decoder) is not a style."""
+    """Built-in styles are listed; other package data (the swap decoder, the VGG slice)
+    is not a style."""
     from rtstyle.styles.catalogue import BUILTIN_DIR, list_styles
 
     names = {s.name for s in list_styles()}
     assert "udnie" in names
-    assert "swap_decoder" not in names
+    assert "swap_decoder" not in names and "vgg19_relu3_1" not in names
     assert all("error" not in s.meta for s in list_styles())
-    if (BUILTIN_DIR / "swap_decoder.safetensors").exists():
-        assert len(names) == len(list(BUILTIN_DIR.glob("*.safetensors"))) - 1
+    not_styles = [p for p in ("swap_decoder.safetensors", "vgg19_relu3_1.safetensors")
+                  if (BUILTIN_DIR / p).exists()]
+    assert len(names) == len(list(BUILTIN_DIR.glob("*.safetensors"))) - len(not_styles)
