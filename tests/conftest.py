@@ -45,3 +45,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 600,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "rtstyle", *args], capture_output=True,
                           text=True, env=full_env, timeout=timeout, **kw)
+
+
+def loopback_namespace_problem() -> str | None:
+    """Why a network namespace with only loopback cannot be made here (None: it can).
+    Tests whose traffic a program would otherwise send over this machine's real
+    interfaces (Chromium's ICE, Ray's node address) run inside one."""
+    r = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
+                       capture_output=True, text=True)
+    if r.returncode == 0:
+        return None
+    return r.stderr.strip() or f"exit {r.returncode}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import asset, cli
+from conftest import asset, cli, loopback_namespace_problem
 
 av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[dev]')")
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[dev]')")
@@ -72,11 +72,10 @@ def test_ray_runs_in_a_loopback_only_network_namespace():
     127.0.0.1, and passes when every test inside passes."""
     if IN_NETNS:
         pytest.skip("already inside the namespace")
-    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
-                           capture_output=True, text=True)
-    if probe.returncode:
-        pytest.skip(f"cannot make a loopback-only network namespace ({probe.stderr.strip()});"
-                    " the Ray tests never run on this machine's real interfaces")
+    problem = loopback_namespace_problem()
+    if problem:
+        pytest.skip(f"cannot make a loopback-only network namespace ({problem}); the Ray "
+                    "tests never run on this machine's real interfaces")
     r = subprocess.run(
         ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" -m pytest -q -rs '
          f"-p no:cacheprovider {__file__}", sys.executable],

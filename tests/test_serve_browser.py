@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import asset
+from conftest import asset, loopback_namespace_problem
 from serve_browser_driver import in_loopback_namespace
 from video_media import FFMPEG
 
@@ -38,10 +38,9 @@ def need_browser_and_namespace() -> None:
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    r = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"],
-                       capture_output=True, text=True)
-    if r.returncode:
-        pytest.skip(f"cannot make a loopback-only network namespace ({r.stderr.strip()}); "
+    problem = loopback_namespace_problem()
+    if problem:
+        pytest.skip(f"cannot make a loopback-only network namespace ({problem}); "
                     "the browser test never runs on this machine's real interfaces")
 
 

@@ -1,8 +1,8 @@
 """`rtstyle serve` over plain HTTP: bad requests get a clear 4xx while a real WebRTC client
 keeps being served; /stream.mjpg read by OpenCV; the token and ICE rules.
 
-All on loopback: the server binds 127.0.0.1 or 127.0.0.2 (never 0.0.0.0 or a real
-interface), and the test's own WebRTC client offers only 127.0.0.1.
+All on loopback: the server binds 127.0.0.1 or 127.0.0.2 (never the wildcard address
+or a real interface), and the test's own WebRTC client offers only 127.0.0.1.
 """
 
 from __future__ import annotations
