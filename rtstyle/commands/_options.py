@@ -58,3 +58,17 @@ def swap_budget(args: argparse.Namespace) -> Budget:
 def style_spec(args: argparse.Namespace) -> str | Path:
     """What to pass to `open_engine`: the painting for style-swap, else the style name/file."""
     return args.style_image if args.style_image is not None else args.style
+
+
+def add_frame_options(p: argparse.ArgumentParser, stabilize_help: str) -> None:
+    """Output size, quality, stabilisation and batching: shared by `video` and `batch`,
+    which both stylise files through rtstyle.video.stylise_video."""
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--max-size", type=int, default=None, metavar="N",
+                      help="downscale so the longer side is at most N px")
+    size.add_argument("--size", default=None, metavar="WxH",
+                      help="output size (sides rounded to even, as H.264 needs)")
+    p.add_argument("--crf", type=int, default=18,
+                   help="quality: 0 lossless .. 51 worst (default 18, visually lossless)")
+    p.add_argument("--stabilize", action="store_true", help=stabilize_help)
+    p.add_argument("--batch", type=int, default=4, help="frames per inference call (default 4)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options, style_spec, swap_budget
+from rtstyle.commands._options import add_frame_options, add_style_options, style_spec, swap_budget
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,17 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default 30; 0 keeps each video whole)")
     p.add_argument("--retries", type=int, default=2,
                    help="times a segment lost with a dead worker is run again (default 2)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--max-size", type=int, default=None, metavar="N",
-                      help="downscale so the longer side is at most N px")
-    size.add_argument("--size", default=None, metavar="WxH",
-                      help="output size (sides rounded to even, as H.264 needs)")
-    p.add_argument("--crf", type=int, default=18,
-                   help="quality: 0 lossless .. 51 worst (default 18)")
-    p.add_argument("--stabilize", action="store_true",
-                   help="reduce flicker along the optical flow (restarts at each segment "
-                        "boundary; see docs/cluster.md)")
-    p.add_argument("--batch", type=int, default=4, help="frames per inference call (default 4)")
+    add_frame_options(p, "reduce flicker along the optical flow (restarts at each segment "
+                         "boundary; see docs/cluster.md)")
     add_style_options(p)
     p.set_defaults(run=run)
 

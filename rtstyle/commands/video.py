@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options, style_spec, swap_budget
+from rtstyle.commands._options import add_frame_options, add_style_options, style_spec, swap_budget
 
 # Inputs taken from a folder (by extension); outputs there are written as <stem>.mp4.
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
@@ -38,16 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output file (.mp4 H.264 by default; .mkv, .mov, .avi, .webm "
                         "follow the extension), or a folder")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--max-size", type=int, default=None, metavar="N",
-                      help="downscale so the longer side is at most N px")
-    size.add_argument("--size", default=None, metavar="WxH",
-                      help="output size (sides rounded to even, as H.264 needs)")
+    add_frame_options(p, "reduce flicker by blending with the previous frame along the "
+                         "optical flow")
     p.add_argument("--start", type=parse_time, default=None, metavar="T",
                    help="start time (seconds or [HH:]MM:SS)")
     p.add_argument("--end", type=parse_time, default=None, metavar="T", help="end time")
-    p.add_argument("--crf", type=int, default=18,
-                   help="quality: 0 lossless .. 51 worst (default 18, visually lossless)")
     p.add_argument("--preset", default=None, metavar="NAME",
                    help="x264 speed/size trade: ultrafast, superfast, veryfast (default), "
                         "faster, fast, medium, slow, slower, veryslow; slower presets give "
@@ -55,10 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", default="libx264", choices=("libx264", "nvenc", "auto"),
                    help="H.264 encoder: libx264 (CPU, default), nvenc (NVIDIA GPU's "
                         "h264_nvenc) or auto (nvenc where it opens, else libx264)")
-    p.add_argument("--stabilize", action="store_true",
-                   help="reduce flicker by blending with the previous frame along the "
-                        "optical flow")
-    p.add_argument("--batch", type=int, default=4, help="frames per inference call (default 4)")
     add_style_options(p)
     p.set_defaults(run=run)
 
