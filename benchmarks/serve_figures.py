@@ -41,7 +41,7 @@ def browser_clients(tmp: Path, seconds: float, shot: Path | None) -> list[dict]:
     from serve_browser_driver import in_loopback_namespace
     from test_serve_browser import make_camera
 
-    y4m, _ = make_camera(tmp, (640, 480), ASSETS / "photos" / "tubingen.jpg")
+    y4m, _ = make_camera(tmp, (640, 480), ASSETS / "photos" / "tubingen.jpg", fps=30)
     rows = []
     for n in (1, 2, 4):
         out, cwd = tmp / f"out{n}", tmp / f"cwd{n}"
@@ -147,11 +147,10 @@ def mjpeg_fps(tmp: Path, seconds: float) -> dict:
     import subprocess
 
     from serve_helpers import running_server
-
-    from rtstyle.video.ffmpeg import ffmpeg_exe
+    from video_media import FFMPEG
 
     video = tmp / "still30.y4m"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-r", "30", "-i",
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-loop", "1", "-r", "30", "-i",
                     str(ASSETS / "photos" / "tubingen.jpg"), "-vf",
                     "scale=640:480,format=yuv420p", "-t", "4", str(video)], check=True)
     cwd = tmp / "cwd-mjpeg"

@@ -44,11 +44,13 @@ def need_browser_and_namespace() -> None:
                     "the browser test never runs on this machine's real interfaces")
 
 
-def make_camera(folder: Path, size: tuple[int, int], photo: Path) -> tuple[Path, Path]:
-    """A y4m of the still photo for chromium's fake camera, and its first frame as a PNG
-    (what the server gets to stylise, give or take WebRTC compression)."""
+def make_camera(folder: Path, size: tuple[int, int], photo: Path,
+                fps: int = 25) -> tuple[Path, Path]:
+    """A y4m of the still photo for chromium's fake camera (played at `fps`), and its first
+    frame as a PNG (what the server gets to stylise, give or take WebRTC compression)."""
     y4m, png = folder / "camera.y4m", folder / "camera.png"
-    subprocess.run([FFMPEG, "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-loop", "1", "-framerate", str(fps), "-i",
+                    str(photo), "-vf",
                     f"scale={size[0]}:{size[1]},format=yuv420p", "-frames:v", "10", str(y4m)],
                    check=True)
     subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(y4m), "-frames:v", "1",
