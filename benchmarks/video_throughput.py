@@ -281,7 +281,7 @@ def main() -> None:
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--preset", default="veryfast")
+    ap.add_argument("--preset", default=None, help="x264 preset (default: rtstyle video's)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--rss", type=Path, default=None, metavar="VIDEO")
     ap.add_argument("--presets", action="store_true",
@@ -303,6 +303,9 @@ def main() -> None:
     args.size = tuple(int(v) for v in (args.size_wh or args.size).split("x"))
     if args.worker:
         return worker(args)
+    if args.preset is None:  # this tree's default (workers are told it explicitly)
+        from rtstyle.video.encode import DEFAULT_PRESET
+        args.preset = DEFAULT_PRESET
     if args.presets:
         return presets(args)
     if args.rss:

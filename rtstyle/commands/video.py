@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start time (seconds or [HH:]MM:SS)")
     p.add_argument("--end", type=parse_time, default=None, metavar="T", help="end time")
     p.add_argument("--preset", default=None, metavar="NAME",
-                   help="x264 speed/size trade: ultrafast, superfast, veryfast (default), "
+                   help="x264 speed/size trade: ultrafast, superfast (default), veryfast, "
                         "faster, fast, medium, slow, slower, veryslow; slower presets give "
                         "smaller files at the same --crf (docs/video.md)")
     p.add_argument("--encoder", default="libx264", choices=("libx264", "nvenc", "auto"),

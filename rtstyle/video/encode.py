@@ -43,7 +43,7 @@ FRAGMENTED_FLAGS = "+frag_keyframe+empty_moov+default_base_moof"
 # same --crf (docs/video.md has the measured trade).
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
            "slower", "veryslow")
-DEFAULT_PRESET = "veryfast"
+DEFAULT_PRESET = "superfast"  # the fastest preset whose files are as small (docs/video.md)
 ENCODERS = ("auto", "libx264", "nvenc")
 
 
