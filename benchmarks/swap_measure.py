@@ -71,12 +71,12 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
                 out = swap(content, patches)
             else:
                 index = rt.encode(image, b)
-                columns, basis, codes = index
+                tables, basis, codes = index
                 if b.precision == "bf16":
                     basis, codes = basis.bfloat16(), codes.bfloat16()
-                n = columns.shape[1]
+                n = codes.shape[0]
                 t0 = time.perf_counter()
-                out = swap_indexed(content, columns, basis, codes)
+                out = swap_indexed(content, tables, basis, codes)
             ms = (time.perf_counter() - t0) * 1000
             img = rgb_to_frames(rt.model.decoder(out))[0].numpy()
         return out, img, n, ms

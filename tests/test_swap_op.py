@@ -10,7 +10,14 @@ import torch
 from torch import nn
 
 from rtstyle.errors import RtstyleError
-from rtstyle.swap.op import index_style, style_patches, swap, swap_indexed, unique_directions
+from rtstyle.swap.op import (
+    index_style,
+    patch_tables,
+    style_patches,
+    swap,
+    swap_indexed,
+    unique_directions,
+)
 
 
 def reference_swap(content: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
@@ -56,8 +63,8 @@ def test_ties_go_to_the_first_patch():
     first_small = torch.cat([base, 2 * base])
     first_big = torch.cat([2 * base, base])
     small, big = index_style(first_small), index_style(first_big)
-    assert torch.equal(small.columns, base.reshape(5, -1).T)
-    assert torch.equal(big.columns, 2 * base.reshape(5, -1).T)
+    assert torch.equal(small.tables, patch_tables(base))
+    assert torch.equal(big.tables, patch_tables(2 * base))
     zero = torch.zeros(1, 4, 3, 3, dtype=torch.float64)
     assert torch.equal(unique_directions(torch.cat([zero, base, zero, 4 * base[:2]])),
                        torch.cat([zero, base]))
@@ -119,8 +126,8 @@ class _Swap(nn.Module):
 
 
 class _SwapIndexed(nn.Module):
-    def forward(self, content, columns, basis, codes):
-        return swap_indexed(content, columns, basis, codes)
+    def forward(self, content, tables, basis, codes):
+        return swap_indexed(content, tables, basis, codes)
 
 
 def test_onnx_graph_with_patches_as_input_matches_torch(tmp_path):
@@ -141,21 +148,21 @@ def test_onnx_graph_with_patches_as_input_matches_torch(tmp_path):
 
 
 def test_onnx_graph_of_the_indexed_swap_matches_torch(tmp_path):
-    """The engine's form: the painting's index (columns, basis, codes) as graph inputs."""
+    """The engine's form: the painting's index (tables, basis, codes) as graph inputs."""
     path = tmp_path / "swap-indexed.onnx"
     g = torch.Generator().manual_seed(5)
     example = index_style(torch.rand(30, 8, 3, 3, generator=g), rank=4)
     torch.onnx.export(_SwapIndexed(), (torch.rand(1, 8, 6, 7), *example), str(path),
-                      input_names=["content", "columns", "basis", "codes"],
+                      input_names=["content", "tables", "basis", "codes"],
                       output_names=["out"], opset_version=18, dynamo=False,
                       dynamic_axes={"content": {0: "n", 2: "h", 3: "w"},
-                                    "columns": {1: "k"}, "basis": {0: "r"},
+                                    "tables": {0: "k"}, "basis": {0: "r"},
                                     "codes": {0: "k", 1: "r"}, "out": {0: "n", 2: "h", 3: "w"}})
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for shape, k, rank in [((2, 8, 9, 5), 40, 6), ((1, 8, 3, 3), 1, 64), ((1, 8, 12, 14), 200, 16)]:
         content = torch.rand(shape, generator=g)
         index = index_style(torch.rand(k, 8, 3, 3, generator=g), rank)
-        feeds = dict(zip(["columns", "basis", "codes"], [t.numpy() for t in index], strict=True))
+        feeds = dict(zip(["tables", "basis", "codes"], [t.numpy() for t in index], strict=True))
         got = session.run(None, {"content": content.numpy(), **feeds})[0]
         np.testing.assert_allclose(got, swap_indexed(content, *index).numpy(), rtol=1e-5,
                                    atol=1e-5)

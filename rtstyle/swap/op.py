@@ -69,26 +69,42 @@ def nearest_patch(content: torch.Tensor, normed: torch.Tensor) -> torch.Tensor:
     return scores.argmax(dim=1)
 
 
-def paste(idx: torch.Tensor, columns: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def patch_tables(patches: torch.Tensor) -> torch.Tensor:
+    """(n, C, 3, 3) raw patches -> the paste's lookup table (9 * (n + 1), C).
+
+    Row o * (n + 1) + i holds patch i's C values at offset o = 3 * dy + dx of its 3x3
+    window; row o * (n + 1) + n is zeros, what positions outside the frame paste."""
+    n, c = patches.shape[:2]
+    per_offset = patches.permute(2, 3, 0, 1).reshape(9, n, c)
+    zeros = per_offset.new_zeros(9, 1, c)
+    return torch.cat([per_offset, zeros], dim=1).reshape(9 * (n + 1), c).contiguous()
+
+
+def paste(idx: torch.Tensor, tables: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Overlap-add the chosen raw patches, mean of the overlaps: (N, C, H, W).
 
-    idx (N, H-2, W-2) indexes `columns` (C*9, n), the raw patches as a conv weight's
-    columns. Equal to conv_transpose2d(one_hot, raw_patches) / conv_transpose2d(one_hot,
-    ones), at positions x C*9 instead of positions x n x C*9 MACs. Torch overlap-adds with
-    `fold`; ONNX's Col2Im needs a static size, so the exported graph uses the equivalent
-    grouped transposed conv with a 0/1 kernel, which keeps frame sizes dynamic.
+    idx (N, H-2, W-2) indexes the patches of `tables` (see `patch_tables`). Each output
+    position sums the 9 patches that cover it, each at its own offset: 9 row lookups of C
+    values, at positions x 9 x C reads instead of the paper's positions x n x C*9 MACs
+    (a transposed conv of the one-hot argmax map). Row lookups (Gather on axis 0) are
+    memory copies on every backend; gathering the C*9 columns of a chosen patch was 4x
+    slower in ONNX Runtime. Plain ops, so torch and the exported graph run the same code.
     """
     n_frames, h, w = idx.shape
-    chosen = columns[:, idx.reshape(-1)]  # (C*9, N*L)
-    chosen = chosen.reshape(columns.shape[0], n_frames, -1).transpose(0, 1)
-    if torch.onnx.is_in_onnx_export():
-        c = int(columns.shape[0]) // 9  # the channels: a constant of the graph
-        eye = torch.eye(9, dtype=columns.dtype).reshape(9, 1, 3, 3).repeat(c, 1, 1, 1)
-        total = F.conv_transpose2d(chosen.reshape(n_frames, c * 9, h, w), eye, groups=c)
-    else:
-        total = F.fold(chosen, size, 3)
-    ones = torch.ones_like(idx[:1, None], dtype=columns.dtype)
-    return total / F.conv_transpose2d(ones, ones.new_ones(1, 1, 3, 3))
+    rows = tables.shape[0] // 9  # n + 1: the last row of each offset's block is zeros
+    # a border of two positions that paste the zero row (index rows - 1), so every output
+    # position has 9 lookups; shifted so the pad value is 0 and `rows` may vary per graph run
+    padded = F.pad(idx - (rows - 1), (2, 2, 2, 2), value=0) + (rows - 1)
+    total = None
+    for dy in range(3):
+        for dx in range(3):
+            # positions whose patch covers (y, x) at offset (dy, dx) sit at (y - dy, x - dx)
+            window = padded[:, 2 - dy:padded.shape[1] - dy, 2 - dx:padded.shape[2] - dx]
+            got = F.embedding(window + (3 * dy + dx) * rows, tables)  # (N, H, W, C)
+            total = got if total is None else total + got
+    ones = torch.ones_like(idx[:1, None], dtype=tables.dtype)
+    count = F.conv_transpose2d(ones, ones.new_ones(1, 1, 3, 3))  # (1, 1, H, W)
+    return total.permute(0, 3, 1, 2) / count
 
 
 def swap(content: torch.Tensor, patches: torch.Tensor,
@@ -99,14 +115,13 @@ def swap(content: torch.Tensor, patches: torch.Tensor,
     if normed is None:
         normed = normalise(patches)
     idx = nearest_patch(content, normed)  # (N, h-2, w-2)
-    columns = patches.reshape(patches.shape[0], -1).T.to(content.dtype)
-    return paste(idx, columns, content.shape[2:])
+    return paste(idx, patch_tables(patches.to(content.dtype)), content.shape[2:])
 
 
 class StyleIndex(NamedTuple):
     """What the matching needs from one painting, computed once by `index_style`."""
 
-    columns: torch.Tensor  # (C*9, n) raw patches as columns, pasted into the output
+    tables: torch.Tensor  # (9 * (n + 1), C) raw patches per offset, pasted (patch_tables)
     basis: torch.Tensor  # (k, C, 3, 3) orthonormal directions, a conv's weights
     codes: torch.Tensor  # (n, k) each normalised, centred patch in that basis
 
@@ -147,16 +162,15 @@ def index_style(patches: torch.Tensor, rank: int = RANK) -> StyleIndex:
     centred = flat - flat.mean(dim=0)
     # fitted on an evenly spaced subset: the directions barely move, the switch gets faster
     basis = principal_directions(centred[::max(1, n // FIT_ROWS)], min(rank, n))
-    return StyleIndex(patches.reshape(n, -1).T.contiguous(),
-                      basis.reshape(-1, c, 3, 3).contiguous(),
+    return StyleIndex(patch_tables(patches), basis.reshape(-1, c, 3, 3).contiguous(),
                       (centred @ basis.T).contiguous())
 
 
-def swap_indexed(content: torch.Tensor, columns: torch.Tensor, basis: torch.Tensor,
+def swap_indexed(content: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor,
                  codes: torch.Tensor) -> torch.Tensor:
     """Style-swap content features (N, C, H, W) with a painting's `StyleIndex` fields."""
     projected = F.conv2d(content.to(basis.dtype), basis).flatten(2)  # (N, k, L)
     scores = projected.transpose(1, 2) @ codes.to(basis.dtype).T  # (N, L, n)
     idx = scores.argmax(dim=-1).reshape(content.shape[0], content.shape[2] - 2,
                                         content.shape[3] - 2)
-    return paste(idx, columns.to(content.dtype), content.shape[2:])
+    return paste(idx, tables.to(content.dtype), content.shape[2:])
