@@ -17,6 +17,7 @@ from conftest import asset, cli
 
 from rtstyle.engines import open_engine
 from rtstyle.engines.swap import Budget, open_swap_engine
+from rtstyle.metrics import psnr
 from rtstyle.nets.frames import frames_to_rgb
 from rtstyle.nets.vgg import BUILTIN_WEIGHTS, VGGFeatures
 from rtstyle.swap.decoder import BUILTIN, Decoder, load_decoder, save_decoder
@@ -103,14 +104,19 @@ def test_any_frame_size_in_same_size_out(vgg_env, backend):
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_onnx_graph_matches_torch(vgg_env, backend):
     """One exported graph (the painting's index as input) gives torch's frames for two
-    paintings; set_style on the same engine gives what a fresh one does."""
-    photo = small(asset("photos/bike.jpg"), 96)[None]
-    engine = open_engine(asset("paintings/udnie.jpg"), backend, 1)
+    paintings; set_style on the same engine gives what a fresh one does. The int8 graph
+    (the default on these backends) stays close to them."""
+    photo = small(asset("photos/bike.jpg"), 160)[None]
+    fp32 = open_engine(asset("paintings/udnie.jpg"), backend, 1, swap=Budget(precision="fp32"))
+    int8 = open_engine(asset("paintings/udnie.jpg"), backend, 1)
+    assert fp32.backend == f"{backend}-cpu" and int8.backend == f"{backend}-cpu-int8"
     for painting in ("paintings/udnie.jpg", "paintings/great_wave.jpg"):
-        engine.set_style(asset(painting))
+        fp32.set_style(asset(painting))
+        int8.set_style(asset(painting))
         a = open_engine(asset(painting), "torch", 1).run(photo).astype(int)
-        b = engine.run(photo).astype(int)
+        b = fp32.run(photo).astype(int)
         assert np.abs(a - b).mean() < 0.5 and np.mean(np.abs(a - b) > 8) < 0.005
+        assert psnr(int8.run(photo)[0], a[0].astype(np.uint8)) > 30
 
 
 def _gram(f: torch.Tensor) -> torch.Tensor:
@@ -119,15 +125,17 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
     return f @ f.T / (c * h * w)
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("painting", ["great_wave.jpg", "the_scream.jpg", "udnie.jpg"])
-def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting):
+def test_output_moves_to_the_painting_and_keeps_content(vgg_env, painting, backend):
     """Gram distance (relu1_1..relu3_1) to the painting: output < photo; relu3_1 distance
     to the photo: output well under the painting's. The engine runs at its default budget
-    (style at 256 px) on 320 px photos; on 480 px photos one pair of twelve (great_wave on
-    bike) still fails the Gram test, the strokes being coarse for the frame (issue 7)."""
+    (style at 256 px; on onnxruntime that is the int8 graph) on 320 px photos; on 480 px
+    photos one pair of twelve (great_wave on bike) still fails the Gram test, the strokes
+    being coarse for the frame (issue 7)."""
     layers = ["relu1_1", "relu2_1", "relu3_1"]
     vgg = VGGFeatures(layers)
-    engine = open_swap_engine(asset(f"paintings/{painting}"), "torch", 1)
+    engine = open_swap_engine(asset(f"paintings/{painting}"), backend, 1)
     art = cv2.imread(str(asset(f"paintings/{painting}")))
 
     def features(img: np.ndarray) -> dict[str, torch.Tensor]:
@@ -245,3 +253,38 @@ def test_decoder_refuses_vgg_weights_it_was_not_trained_with(tmp_path):
                         "RTSTYLE_SWAP_DECODER": str(other)})
     _one_line_error(r, "mine.safetensors", "0123456789abcdef", "RTSTYLE_VGG_WEIGHTS")
     assert not out.exists()
+
+
+def test_shipped_int8_ranges_fit_this_export(vgg_env, tmp_path, monkeypatch):
+    """The int8 ranges name the exported graph's tensors: an export that names them
+    differently (another torch, a changed graph) must fail here, not run uncalibrated."""
+    from rtstyle.engines.swap import _runtime, _swap_graph
+    from rtstyle.swap.int8 import check_ranges, ranges_file
+
+    monkeypatch.setenv("RTSTYLE_HOME", str(tmp_path / "home"))
+    graph = _swap_graph(_runtime("torch", 1, "fp32").model, BUILTIN)
+    assert check_ranges(graph, ranges_file(BUILTIN)) is None
+    foreign = tmp_path / "foreign.int8-ranges.json"
+    foreign.write_text('{"CLS": "TensorsData", "data": {"/other/Conv_output_0": {}}}')
+    assert "no range for" in check_ranges(graph, foreign)
+
+
+def test_int8_precision_needs_a_graph_backend_and_ranges(tmp_path):
+    """--swap-precision int8 on torch, or with a decoder that has no ranges beside it, is
+    one error line; auto then means fp32."""
+    photo = tmp_path / "in.png"
+    cv2.imwrite(str(photo), np.full((32, 32, 3), 128, np.uint8))
+    out = tmp_path / "out.png"
+    args = ("image", str(photo), "-o", str(out), "--style-image",
+            str(asset("paintings/udnie.jpg")), "--style-size", "64")
+    r = cli(*args, "--backend", "torch", "--swap-precision", "int8")
+    _one_line_error(r, "int8 style-swap runs on the CPU graph backends", "--swap-precision fp32")
+    mine = tmp_path / "my-decoder.safetensors"
+    mine.write_bytes(BUILTIN.read_bytes())  # no my-decoder.int8-ranges.json beside it
+    env = {"RTSTYLE_SWAP_DECODER": str(mine), "RTSTYLE_HOME": str(tmp_path / "home")}
+    r = cli(*args, "--backend", "onnxruntime", "--swap-precision", "int8", env=env)
+    _one_line_error(r, "my-decoder.int8-ranges.json", "--swap-precision fp32")
+    assert not out.exists()
+    r = cli(*args, "--backend", "onnxruntime", env=env)
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (32, 32, 3)

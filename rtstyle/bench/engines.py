@@ -57,7 +57,13 @@ class Variant:
             return self.opener(model, threads)
         from rtstyle.engines import open_engine
 
-        return open_engine(self.spec(model), self.backend, threads, precision=self.force)
+        swap = None
+        if model.key == "swap":  # style-swap's own precision: its int8 graph or fp32
+            from rtstyle.engines.swap import Budget
+
+            swap = Budget(precision="int8" if self.precision == "int8" else "fp32")
+        return open_engine(self.spec(model), self.backend, threads, swap=swap,
+                           precision=self.force)
 
 
 # PSNR (dB) an engine's output must reach against torch eager's, by precision: fp32
@@ -110,7 +116,9 @@ def default_variants(workdir: Path | None = None,
             if backend in backends:
                 variants[f"{backend}-{precision}"] = Variant(
                     f"{backend}-{precision}", precision, MIN_PSNR[precision], backend,
-                    prepare=exports[precision], unavailable=_transform_nets_only)
+                    prepare=exports[precision],
+                    unavailable=_swap_int8_only if precision == "int8" else
+                    _transform_nets_only)
     return variants
 
 
@@ -139,7 +147,17 @@ def _swap_backend_check(backend: str) -> Callable[[BenchModel], str | None]:
 
 def _transform_nets_only(model: BenchModel) -> str | None:
     if model.key == "swap":
-        return "rtstyle export covers transform nets; style-swap runs fp32 only"
+        return "style-swap has no graph at this precision (it runs fp32 and int8)"
+    return None
+
+
+def _swap_int8_only(model: BenchModel) -> str | None:
+    """Style-swap's int8 graph comes from the engine itself (the decoder's shipped ranges)."""
+    if model.key == "swap":
+        from rtstyle.engines.swap import decoder_path, int8_ranges
+
+        if not int8_ranges(decoder_path()).is_file():
+            return "this style-swap decoder ships no int8 ranges"
     return None
 
 
@@ -149,6 +167,8 @@ def _exporter(precision: str, workdir: Path,
     call and shared by every backend that runs it."""
 
     def prepare(model: BenchModel) -> str:
+        if model.key == "swap":
+            return model.spec  # the swap engine makes its own graphs, int8 included
         from rtstyle.styles.exports import ExportRequest, export_style
 
         out = workdir / f"{model.key}-{precision}.onnx"

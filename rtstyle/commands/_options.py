@@ -40,8 +40,10 @@ def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_S
                            "square, strokes shrink with it (default 256)")
     swap.add_argument("--swap-patches", type=int, default=None, metavar="N",
                       help="keep at most N evenly spaced style patches (default: all)")
-    swap.add_argument("--swap-precision", choices=["fp32", "bf16"], default="fp32",
-                      help="bf16 patch matching, torch backend only (default fp32)")
+    swap.add_argument("--swap-precision", choices=["auto", "fp32", "int8", "bf16"],
+                      default="auto",
+                      help="auto (default): int8 encoder and decoder convs on onnxruntime "
+                           "and openvino, fp32 on torch; bf16: the matching, torch only")
 
 
 def swap_budget(args: argparse.Namespace) -> Budget:

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -45,9 +45,10 @@ DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; def
 # The indexed graph ran 2-3x faster on ONNX Runtime than on torch eager and ~1.3-2x faster
 # than on OpenVINO (2-core AMD EPYC, AVX2; docs/swap.md, Figures).
 AUTO_BACKEND = "onnxruntime"
+PRECISIONS = ("auto", "fp32", "int8", "bf16")
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
 INDEX_INPUTS = StyleIndex._fields  # the swap graph's inputs after `frames`
-GRAPH_FORM = "indexed1"  # bump when the graph's inputs or ops change (cache file name)
+GRAPH_FORM = "indexed2"  # bump when the graph's inputs or ops change (cache file name)
 
 
 @dataclass(frozen=True)
@@ -57,30 +58,32 @@ class Budget:
     style_size: longer side of the style image in px (patches grow with its square);
     max_patches: keep an evenly spaced subset of the patches; rank: principal directions
     the patches are ranked in (more: closer to the exact match, see docs/swap.md);
-    precision: "fp32", or "bf16" for the matching (torch backend only).
+    precision: "auto" (int8 where the backend runs graphs and the decoder ships int8
+    ranges, else fp32), "fp32", "int8" (the encoder's and decoder's convs, see
+    rtstyle.swap.int8), or "bf16" for the matching (torch backend only).
     """
 
     style_size: int = 256
     max_patches: int | None = None
-    precision: str = "fp32"
+    precision: str = "auto"
     rank: int = RANK
 
 
 class SwapModel(nn.Module):
     """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus a painting's index
-    (columns (2304, n), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) -> stylised
+    (tables (9 (n + 1), 256), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) -> stylised
     uint8 BGR frames of the same shape."""
 
     def __init__(self, encoder: nn.Module, decoder: Decoder, precision: str = "fp32"):
         super().__init__()
         self.encoder, self.decoder, self.precision = encoder, decoder, precision
 
-    def forward(self, frames: torch.Tensor, columns: torch.Tensor, basis: torch.Tensor,
+    def forward(self, frames: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor,
                 codes: torch.Tensor) -> torch.Tensor:
         content = self.encoder(frames_to_rgb(frames))["relu3_1"]
         if self.precision == "bf16":
             basis, codes = basis.bfloat16(), codes.bfloat16()
-        return rgb_to_frames(self.decoder(swap_indexed(content, columns, basis, codes)))
+        return rgb_to_frames(self.decoder(swap_indexed(content, tables, basis, codes)))
 
 
 def vgg_weights() -> str:
@@ -120,16 +123,20 @@ class _Runtime:
         self.decoder_path = decoder_path()
         decoder, meta = load_decoder(self.decoder_path)
         self.encoder = _matching_encoder(self.decoder_path, meta)
-        self.model = SwapModel(self.encoder, decoder, precision).eval()
+        # int8 is a property of the exported graph; the torch model stays fp32 (or bf16)
+        self.model = SwapModel(self.encoder, decoder,
+                               "bf16" if precision == "bf16" else "fp32").eval()
         self.warm_sizes: set[tuple[int, int]] = set()  # frame sizes already run once
         self.session = None
         self.backend = "torch-cpu"
         if backend != "torch":
             chosen = registry.get(backend)
-            self.session = chosen.open_session(_swap_graph(self.model, self.decoder_path),
-                                               threads)
+            graph = _swap_graph(self.model, self.decoder_path, int8=precision == "int8")
+            self.session = chosen.open_session(graph, threads)
             self.backend = {"onnxruntime": "onnxruntime-cpu",
                             "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
+            if precision == "int8":
+                self.backend += "-int8"
 
     def encode(self, painting: np.ndarray, budget: Budget) -> StyleIndex:
         """The painting's index: all the swap needs from it, computed once."""
@@ -177,22 +184,40 @@ def backends() -> list[str]:
                         for n in (b.name, *b.aliases)]
 
 
-def _swap_graph(model: SwapModel, decoder_file: Path) -> Path:
-    """The swap graph for this decoder and encoder, exported once and cached."""
+def _swap_graph(model: SwapModel, decoder_file: Path, int8: bool = False) -> Path:
+    """The swap graph for this decoder and encoder, exported once and cached; with `int8`,
+    its int8 form made with the decoder's shipped ranges."""
     from rtstyle.styles.catalogue import cache_dir
 
     digest = hashlib.sha256(decoder_file.read_bytes())
     digest.update(encoder_fingerprint(model.encoder).encode())
-    path = (cache_dir("onnx")
-            / f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}.onnx")
+    if int8:
+        digest.update(int8_ranges(decoder_file).read_bytes())
+    name = f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}"
+    path = cache_dir("onnx") / f"{name}{'-int8' if int8 else ''}.onnx"
     if not path.exists():
-        export_swap_onnx(model, path)
+        if int8:
+            quantize_swap(_swap_graph(model, decoder_file), int8_ranges(decoder_file), path)
+        else:
+            export_swap_onnx(model, path)
     return path
+
+
+def int8_ranges(decoder_file: Path) -> Path:
+    from rtstyle.swap.int8 import ranges_file
+
+    return ranges_file(decoder_file)
+
+
+def quantize_swap(fp32: Path, ranges: Path, out: Path) -> Path:
+    from rtstyle.swap.int8 import quantize
+
+    return quantize(fp32, ranges, out)
 
 
 def export_swap_onnx(model: SwapModel, path: Path) -> Path:
     """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
-    a painting's index (`columns`, `basis`, `codes`, float32), output `styled` frames.
+    a painting's index (`tables`, `basis`, `codes`, float32), output `styled` frames.
     Written atomically."""
     from rtstyle.export.onnx import OPSET
     from rtstyle.files import atomic_output
@@ -208,7 +233,7 @@ def export_swap_onnx(model: SwapModel, path: Path) -> Path:
         torch.onnx.export(model, (frames, *example), str(tmp),
                           input_names=["frames", *INDEX_INPUTS], output_names=["styled"],
                           opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"frames": axes, "columns": {1: "n"}, "basis": {0: "k"},
+                          dynamic_axes={"frames": axes, "tables": {0: "rows"}, "basis": {0: "k"},
                                         "codes": {0: "n", 1: "k"}, "styled": axes})
     return path
 
@@ -265,7 +290,7 @@ class SwapEngine(Engine):
 
     @property
     def n_patches(self) -> int:
-        return int(self.index.columns.shape[1])
+        return int(self.index.codes.shape[0])
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         check_frames(frames)
@@ -289,11 +314,36 @@ def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None 
     if backend != "auto" and registry.get(backend).cuda and not registry.cuda_visible():
         raise RtstyleError(f"--backend {backend} needs an NVIDIA GPU with CUDA, and none is "
                            "visible here; use --backend onnxruntime or auto")
-    if budget.precision not in ("fp32", "bf16"):
-        raise RtstyleError(f"unknown swap precision '{budget.precision}'; use fp32 or bf16")
+    if budget.precision not in PRECISIONS:
+        raise RtstyleError(f"unknown swap precision '{budget.precision}'; use "
+                           + ", ".join(PRECISIONS))
     image = load_painting(painting, budget.style_size)  # a bad one fails before loading nets
     if backend == "auto":
-        backend = AUTO_BACKEND if budget.precision == "fp32" else "torch"
-    if budget.precision == "bf16" and backend != "torch":
-        raise RtstyleError("bf16 swap precision runs on --backend torch only")
+        backend = "torch" if budget.precision == "bf16" else AUTO_BACKEND
+    budget = replace(budget, precision=resolve_precision(budget.precision, backend))
     return SwapEngine(_runtime(backend, threads, budget.precision), Path(painting), budget, image)
+
+
+def resolve_precision(requested: str, backend: str) -> str:
+    """What "auto" means on `backend`, and a one-line error for what cannot run there."""
+    from rtstyle.swap import int8
+
+    ranges = int8_ranges(decoder_path()).is_file() and int8.supported()
+    # the int8 graph is for CPUs (asymmetric u8, 7-bit weights; TensorRT rejects it)
+    cpu_graph = backend != "torch" and not registry.get(backend).cuda
+    if requested == "auto":
+        return "int8" if cpu_graph and ranges else "fp32"
+    if requested == "bf16" and backend != "torch":
+        raise RtstyleError("bf16 swap precision runs on --backend torch only")
+    if requested == "int8" and not cpu_graph:
+        raise RtstyleError("int8 style-swap runs on the CPU graph backends (onnxruntime, "
+                           "openvino); use --backend onnxruntime or --swap-precision fp32")
+    if requested == "int8" and not int8.supported():
+        raise RtstyleError("int8 style-swap needs an onnxruntime whose quantiser takes a "
+                           "calibration cache; `pip install -U onnxruntime`, or use "
+                           "--swap-precision fp32")
+    if requested == "int8" and not ranges:
+        raise RtstyleError(f"int8 style-swap needs the decoder's calibration ranges "
+                           f"{int8_ranges(decoder_path()).name} beside it (make them with "
+                           "benchmarks/make_swap_int8_ranges.py); use --swap-precision fp32")
+    return requested
