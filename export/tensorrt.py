@@ -28,6 +28,7 @@ import json
 import re
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,34 @@ def casts_at_edges(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
+Shapes = dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
+
+
 def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path, io: str = "frames") -> bytes:
+    """A transform net's plan: its one frame input set to `profile`."""
+
+    def shapes(network: Any) -> Shapes:
+        if network.num_inputs != 1:
+            raise RtstyleError(f"the graph has {network.num_inputs} inputs; rtstyle engines "
+                               "take one frame tensor")
+        net_input = network.get_input(0)
+        dims = list(net_input.shape)
+        if all(d >= 0 for d in dims):  # a fully static graph needs (and takes) no profile
+            return {}
+        return {net_input.name: input_shapes(dims, io, profile)}
+
+    return _build(onnx_bytes, cache_dir, profile.label(), shapes)
+
+
+def build_graph_plan(onnx_bytes: bytes, shapes: Shapes, cache_dir: Path) -> bytes:
+    """Any graph's plan (style-swap's), with (min, opt, max) shapes for each input."""
+    return _build(onnx_bytes, cache_dir, ", ".join(
+        f"{name} {'x'.join(map(str, opt))}" for name, (_, opt, _) in shapes.items()),
+        lambda network: shapes)
+
+
+def _build(onnx_bytes: bytes, cache_dir: Path, label: str,
+           shapes: Callable[[Any], Shapes]) -> bytes:
     """Parse the ONNX into a strongly typed network and build a serialised plan."""
     trt = require_tensorrt()
     ident = gpu_identity()
@@ -202,19 +230,16 @@ def build_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path, io: str = "
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE)
     config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32
-    if network.num_inputs != 1:
-        raise RtstyleError(f"the graph has {network.num_inputs} inputs; rtstyle engines take "
-                           "one frame tensor")
-    net_input = network.get_input(0)
-    dims = list(net_input.shape)
-    if any(d < 0 for d in dims):  # a fully static graph needs (and takes) no profile
-        shapes = builder.create_optimization_profile()
-        shapes.set_shape(net_input.name, *input_shapes(dims, io, profile))
-        config.add_optimization_profile(shapes)
+    wanted = shapes(network)
+    if wanted:
+        profile = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in wanted.items():
+            profile.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(profile)
     blob = timing_cache.read_bytes() if timing_cache.exists() else b""
     cache = config.create_timing_cache(blob)
     config.set_timing_cache(cache, True)  # ignore_mismatch: a stale cache is just ignored
-    print(f"building a TensorRT engine for {profile.label()} (one-off, a minute or so)",
+    print(f"building a TensorRT engine for {label} (one-off, a minute or so)",
           file=sys.stderr)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
@@ -287,9 +312,10 @@ def make_engine_file(onnx_bytes: bytes, meta: dict[str, Any], precision: str,
     return EngineFile(header, onnx_bytes, plan)
 
 
-def plan_key(onnx_bytes: bytes, profile: Profile) -> str:
-    """Cache key: ONNX content, TensorRT version, GPU model and profile."""
-    text = json.dumps([gpu_identity(), asdict(profile)], sort_keys=True)
+def plan_key(onnx_bytes: bytes, profile: Profile | Shapes) -> str:
+    """Cache key: ONNX content, TensorRT version, GPU model and profile (or input shapes)."""
+    shapes = asdict(profile) if isinstance(profile, Profile) else profile
+    text = json.dumps([gpu_identity(), shapes], sort_keys=True)
     return hashlib.sha256(hashlib.sha256(onnx_bytes).digest() + text.encode()).hexdigest()[:24]
 
 
@@ -309,12 +335,20 @@ def load_plan(onnx_bytes: bytes, profile: Profile, cache_dir: Path,
         print(f"engine was built for {was.get('gpu', '?')} / TensorRT {was.get('tensorrt', '?')}"
               f"; this is {here['gpu']} / TensorRT {here['tensorrt']}: rebuilding",
               file=sys.stderr)
+    return cached_plan(onnx_bytes, profile, cache_dir,
+                       lambda: build_plan(onnx_bytes, profile, cache_dir, io))
+
+
+def cached_plan(onnx_bytes: bytes, profile: Profile | Shapes, cache_dir: Path,
+                build: Callable[[], bytes]) -> tuple[Any, Any]:
+    """(runtime, engine) from the plan cached for this graph, GPU and profile, else from
+    `build()`, which is then cached."""
     cached = cache_dir / f"{plan_key(onnx_bytes, profile)}.plan"
     if cached.exists():
         loaded = deserialize(cached.read_bytes())
         if loaded is not None:
             return loaded
-    fresh = build_plan(onnx_bytes, profile, cache_dir, io)
+    fresh = build()
     cached.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(cached, fresh)
     loaded = deserialize(fresh)

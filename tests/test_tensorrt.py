@@ -245,3 +245,28 @@ def test_tensorrt_module_present_where_its_provider_is():
 
     if "TensorrtExecutionProvider" in ort.get_available_providers():
         assert importlib.util.find_spec("tensorrt") is not None, "pip install 'tensorrt>=10,<11'"
+
+
+@tensorrt
+@pytest.mark.parametrize("backend", ["tensorrt", pytest.param(
+    "onnxruntime-cuda", marks=pytest.mark.skipif(not _ort_gpu(), reason="needs onnxruntime-gpu"))])
+def test_style_swap_on_the_gpu_matches_onnxruntime_on_cpu(backend, tmp_path, monkeypatch):
+    """Style-swap's graph (frames plus a painting's index) on a GPU backend: fp32, close to
+    ONNX Runtime fp32 on CPU; a second painting of another patch count reuses or rebuilds
+    the plan and still matches; a batch above the profile runs in chunks."""
+    from rtstyle.engines.swap import Budget, open_swap_engine
+
+    monkeypatch.setenv("RTSTYLE_HOME", str(tmp_path / "home"))
+    fp32 = Budget(precision="fp32")
+    gpu = open_swap_engine(asset("paintings/udnie.jpg"), backend, None, Budget())
+    cpu = open_swap_engine(asset("paintings/udnie.jpg"), "onnxruntime", 2, fp32)
+    assert gpu.budget.precision == "fp32" and not gpu.backend.endswith("int8")
+    frames = _frames(240, 320, 2)
+    for painting in ("paintings/udnie.jpg", "paintings/great_wave.jpg"):
+        gpu.set_style(asset(painting))
+        cpu.set_style(asset(painting))
+        want = cpu.run(frames)
+        for got, ref in zip(gpu.run(frames), want, strict=True):
+            assert psnr(got, ref) > 35
+    six = np.concatenate([frames] * 3)
+    assert gpu.run(six).shape == six.shape

@@ -19,14 +19,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import onnx
 
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.engines.graph import graph_input, graph_output
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import (
+    MAX_BATCH,
     EngineFile,
     Profile,
+    Shapes,
+    build_graph_plan,
+    cached_plan,
     load_plan,
     require_tensorrt,
 )
@@ -133,6 +138,100 @@ class TensorRTEngine(Engine):
         self.loaded.clear()
 
 
+class TensorRTSession:
+    """Any ONNX graph on TensorRT with named numpy inputs (style-swap's `GraphSession`).
+
+    The first input (frames) fixes the frame size, as for the nets, with batches of 1 to
+    MAX_BATCH; every other input's dynamic dims (a painting's patch count) may vary up to
+    the next power of two of what was first seen, so a new painting of a similar size
+    reuses the plan. One plan per such bucket, cached like the nets' plans. Written
+    against TensorRT 10; not verified on a GPU.
+    """
+
+    def __init__(self, path: Path, threads: int | None = None):
+        self.trt = require_tensorrt()
+        import torch
+
+        from rtstyle.styles.catalogue import cache_dir
+
+        self.torch, self.cache = torch, cache_dir("tensorrt")
+        self.onnx_bytes = Path(path).read_bytes()
+        graph = onnx.load_from_string(self.onnx_bytes).graph
+        # per input, which dims the graph leaves free (a profile must fix the others)
+        self.free = {i.name: [not d.dim_value for d in i.type.tensor_type.shape.dim]
+                     for i in graph.input}
+        self.stream = torch.cuda.Stream()
+        # input shapes -> (runtime, engine, context)
+        self.loaded: list[tuple[Shapes, tuple[Any, Any, Any]]] = []
+
+    def _shapes(self, inputs: dict[str, np.ndarray]) -> Shapes:
+        shapes: Shapes = {}
+        for i, (name, x) in enumerate(inputs.items()):
+            if i == 0:  # the frames: this size, batch 1..MAX_BATCH
+                shapes[name] = ((1, *x.shape[1:]), (1, *x.shape[1:]),
+                                (MAX_BATCH, *x.shape[1:]))
+            else:
+                free = self.free.get(name, [True] * x.ndim)
+                lo = tuple(1 if f else d for d, f in zip(x.shape, free, strict=True))
+                top = tuple(1 << max(0, d - 1).bit_length() if f else d
+                            for d, f in zip(x.shape, free, strict=True))
+                shapes[name] = (lo, tuple(x.shape), top)
+        return shapes
+
+    def _pick(self, inputs: dict[str, np.ndarray]) -> tuple[Any, Any, Any]:
+        def fits(shapes: Shapes) -> bool:
+            return all(all(lo <= d <= hi for d, lo, hi in zip(x.shape, shapes[n][0],
+                                                              shapes[n][2], strict=True))
+                       for n, x in inputs.items())
+
+        for shapes, entry in self.loaded:
+            if fits(shapes):
+                return entry
+        shapes = self._shapes(inputs)
+        runtime, engine = cached_plan(self.onnx_bytes, shapes, self.cache,
+                                      lambda: build_graph_plan(self.onnx_bytes, shapes,
+                                                               self.cache))
+        context = engine.create_execution_context()
+        if context is None:
+            raise RtstyleError("TensorRT could not create an execution context (out of GPU "
+                               "memory?); close other GPU programs or use a smaller --size")
+        self.loaded.append((shapes, (runtime, engine, context)))
+        return runtime, engine, context
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        first = next(iter(inputs))
+        frames = inputs[first]
+        if frames.shape[0] > MAX_BATCH:  # the profile's largest batch: run in chunks
+            return np.concatenate([self.run({**inputs, first: frames[i:i + MAX_BATCH]})
+                                   for i in range(0, frames.shape[0], MAX_BATCH)])
+        _, engine, context = self._pick(inputs)
+        torch, trt = self.torch, self.trt
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        out = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        with torch.cuda.stream(self.stream):
+            held = []  # the inputs' GPU copies live until the run is done
+            for name, x in inputs.items():
+                src = torch.from_numpy(np.ascontiguousarray(x)).to("cuda", non_blocking=True)
+                src = src.to(_torch_dtype(trt, engine.get_tensor_dtype(name)))
+                if not context.set_input_shape(name, tuple(src.shape)):
+                    raise RtstyleError(f"TensorRT refused the shape {tuple(src.shape)} of "
+                                       f"input {name}; use --backend onnxruntime-cuda")
+                context.set_tensor_address(name, src.data_ptr())
+                held.append(src)
+            dst = torch.empty(tuple(context.get_tensor_shape(out)),
+                              dtype=_torch_dtype(trt, engine.get_tensor_dtype(out)),
+                              device="cuda")
+            context.set_tensor_address(out, dst.data_ptr())
+            if not context.execute_async_v3(self.stream.cuda_stream):
+                raise RtstyleError("TensorRT failed to run the graph (see its log above)")
+            result = dst.to("cpu", non_blocking=True)
+        self.stream.synchronize()
+        return result.numpy()
+
+    def close(self) -> None:
+        self.loaded.clear()
+
+
 def _cpu_int8(style: Style) -> bool:
     """An int8 export made for CPUs (asymmetric Q/DQ, which TensorRT rejects)."""
     return style.meta.get("int8", {}).get("target") == "cpu"
@@ -166,4 +265,5 @@ def open_net(style: Style, threads: int | None) -> TensorRTEngine:
 
 
 register(Backend("tensorrt", rank=10, cuda=True, open_net=open_net, refuses=_refuses,
-                 available=lambda: importlib.util.find_spec("tensorrt") is not None))
+                 available=lambda: importlib.util.find_spec("tensorrt") is not None,
+                 open_session=TensorRTSession))
