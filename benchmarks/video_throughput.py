@@ -23,6 +23,7 @@ its RSS every second.
     python benchmarks/video_throughput.py --old /tmp/old-video [--rounds 2]
     python benchmarks/video_throughput.py --rss clip720.mp4 --max-size 320
     python benchmarks/video_throughput.py --presets --lite-frames 90
+    python benchmarks/video_throughput.py --split --rounds 2
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def worker(args: argparse.Namespace) -> None:
         rec["cpu_ms_per_frame"] = 1000 * (cpu_seconds() - c0) / len(frames)
     else:
         out = Path(args.tmp) / f"{args.worker}.mp4"
-        extra = {"preset": args.preset} if args.worker == "video" else {}
+        extra = {"preset": args.preset, "decode_threads": args.decode_threads,
+                 "encode_threads": args.encode_threads} if args.worker == "video" else {}
         c0, t0 = cpu_seconds(), time.perf_counter()
         res = stylise_video(engine, args.clip, out, size=(w, h), end=end, batch=args.batch,
                             progress=False, **extra)
@@ -112,7 +114,9 @@ def run_worker(mode: str, tree: Path, spec: str, backend: str, clip: Path, frame
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", mode, "--spec", spec,
            "--backend", backend, "--clip", str(clip), "--frames", str(frames),
            "--size-wh", f"{w}x{h}", "--threads", str(args.threads), "--batch",
-           str(args.batch), "--preset", args.preset, "--tmp", str(tmp)]
+           str(args.batch), "--preset", args.preset, "--tmp", str(tmp),
+           "--decode-threads", str(args.decode_threads),
+           "--encode-threads", str(args.encode_threads)]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -220,6 +224,51 @@ def rss(args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "samples_every_10"}, indent=2))
 
 
+SPLITS = [(2, 1, 1), (2, 1, 2), (2, 2, 1), (2, 2, 2), (1, 1, 1)]  # net, decode, encode
+
+
+def split(args: argparse.Namespace) -> None:
+    """The lite net's video with the cores split several ways between the net's threads
+    and the decoder's and encoder's codec threads, rounds interleaved: FPS and CPU ms."""
+    from rtstyle.bench.engines import default_variants
+    from rtstyle.bench.inputs import BenchInputs, default_assets, find_photos
+    from rtstyle.bench.models import resolve_models
+    from rtstyle.bench.pipelines import make_clip
+
+    assets = default_assets()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ.setdefault("RTSTYLE_HOME", str(tmp / "home"))
+        w, h = args.size
+        n = args.lite_frames
+        clip = make_clip(BenchInputs(find_photos(assets / "photos")), tmp / "clip.avi", n,
+                         size=(h, w))
+        calib = sorted((assets / "train-photos").glob("*.jpg"))[:16] or None
+        variant = default_variants(tmp, calib)[args.engine]
+        (model,), _ = resolve_models(["lite"], "udnie", None, tmp)
+        spec = variant.spec(model)
+        runs: dict[str, list[dict]] = {}
+        before = machine()
+        for r in range(args.rounds):
+            for net, dec, enc in SPLITS:
+                key = f"net {net}, decode {dec}, encode {enc}"
+                args.threads, args.decode_threads, args.encode_threads = net, dec, enc
+                rec = run_worker("video", ROOT, spec, variant.backend, clip, n, args, tmp)
+                runs.setdefault(key, []).append(rec)
+                print(f"round {r} {key}: fps={rec['fps']:.1f} "
+                      f"cpu_ms={rec['cpu_ms_per_frame']:.1f}", flush=True)
+    result = {"machine_before": before, "machine_after": machine(), "engine": args.engine,
+              "size": f"{w}x{h}", "frames": n, "preset": args.preset,
+              "command": "python benchmarks/video_throughput.py " + " ".join(sys.argv[1:]),
+              "splits": {k: {"fps_median": round(statistics.median(x["fps"] for x in v), 1),
+                             "cpu_ms_per_frame_median": round(statistics.median(
+                                 x["cpu_ms_per_frame"] for x in v), 1),
+                             "fps_runs": [round(x["fps"], 1) for x in v]}
+                         for k, v in runs.items()}}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["splits"], indent=1))
+
+
 def presets(args: argparse.Namespace) -> None:
     """Encode the same frames (the bench clip, stylised by the lite net) at each x264 preset,
     one encoder thread, rounds interleaved: encode ms per frame, MB per minute, PSNR."""
@@ -284,6 +333,10 @@ def main() -> None:
     ap.add_argument("--preset", default=None, help="x264 preset (default: rtstyle video's)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--rss", type=Path, default=None, metavar="VIDEO")
+    ap.add_argument("--split", action="store_true",
+                    help="time the lite net's video with the cores split several ways")
+    ap.add_argument("--decode-threads", type=int, default=1)
+    ap.add_argument("--encode-threads", type=int, default=1)
     ap.add_argument("--presets", action="store_true",
                     help="time and size each x264 preset on the lite net's output")
     ap.add_argument("--rss-backend", default="openvino")
@@ -308,6 +361,9 @@ def main() -> None:
         args.preset = DEFAULT_PRESET
     if args.presets:
         return presets(args)
+    if args.split:
+        args.out = args.out or ROOT / "benchmarks" / "video_split_results.json"
+        return split(args)
     if args.rss:
         args.out = args.out or ROOT / "benchmarks" / "video_rss_results.json"
         return rss(args)
