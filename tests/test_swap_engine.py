@@ -288,3 +288,16 @@ def test_int8_precision_needs_a_graph_backend_and_ranges(tmp_path):
     r = cli(*args, "--backend", "onnxruntime", env=env)
     assert r.returncode == 0, r.stderr
     assert cv2.imread(str(out)).shape == (32, 32, 3)
+    # Ranges made for another export (e.g. another torch's names): auto says so and runs
+    # fp32; an explicit int8 is one error line.
+    out.unlink()
+    (tmp_path / "my-decoder.int8-ranges.json").write_text(
+        '{"CLS": "TensorsData", "data": {"/other/Conv_output_0": {}}}')
+    r = cli(*args, "--backend", "onnxruntime", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "no int8 style-swap here" in r.stderr and "running fp32" in r.stderr
+    assert cv2.imread(str(out)).shape == (32, 32, 3)
+    out.unlink()
+    r = cli(*args, "--backend", "onnxruntime", "--swap-precision", "int8", env=env)
+    _one_line_error(r, "cannot make the int8 style-swap graph", "made for another export")
+    assert not out.exists()

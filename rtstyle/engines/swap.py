@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import time
 import warnings
@@ -117,7 +118,10 @@ def load_painting(path: Path, style_size: int) -> np.ndarray:
 class _Runtime:
     """Everything shared by all paintings on one backend: encoder, decoder, session."""
 
-    def __init__(self, backend: str, threads: int | None, precision: str):
+    def __init__(self, backend: str, threads: int | None, precision: str,
+                 fallback: bool = False):
+        """fallback: int8 was `auto`'s pick, so ranges that do not fit this export (made
+        by another torch's exporter) mean fp32 with a note instead of an error."""
         if threads:
             torch.set_num_threads(threads)
         self.decoder_path = decoder_path()
@@ -127,16 +131,28 @@ class _Runtime:
         self.model = SwapModel(self.encoder, decoder,
                                "bf16" if precision == "bf16" else "fp32").eval()
         self.warm_sizes: set[tuple[int, int]] = set()  # frame sizes already run once
+        self.precision = precision
         self.session = None
         self.backend = "torch-cpu"
         if backend != "torch":
             chosen = registry.get(backend)
-            graph = _swap_graph(self.model, self.decoder_path, int8=precision == "int8")
+            from rtstyle.swap import int8
+
+            try:
+                graph = _swap_graph(self.model, self.decoder_path, int8=precision == "int8")
+            except int8.Int8Unavailable as e:
+                if not fallback:
+                    raise
+                print(f"rtstyle: no int8 style-swap here ({e.problem}); running fp32",
+                      file=sys.stderr)
+                precision = "fp32"
+                graph = _swap_graph(self.model, self.decoder_path)
             self.session = chosen.open_session(graph, threads)
             self.backend = {"onnxruntime": "onnxruntime-cpu",
                             "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
             if precision == "int8":
                 self.backend += "-int8"
+        self.precision = precision
 
     def encode(self, painting: np.ndarray, budget: Budget) -> StyleIndex:
         """The painting's index: all the swap needs from it, computed once."""
@@ -215,6 +231,7 @@ def quantize_swap(fp32: Path, ranges: Path, out: Path) -> Path:
     return quantize(fp32, ranges, out)
 
 
+
 def export_swap_onnx(model: SwapModel, path: Path) -> Path:
     """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
     a painting's index (`tables`, `basis`, `codes`, float32), output `styled` frames.
@@ -242,11 +259,12 @@ _RUNTIMES: dict[tuple, _Runtime] = {}
 _LOCK = threading.Lock()
 
 
-def _runtime(backend: str, threads: int | None, precision: str) -> _Runtime:
-    key = (backend, threads, precision, vgg_weights(), decoder_path())
+def _runtime(backend: str, threads: int | None, precision: str,
+             fallback: bool = False) -> _Runtime:
+    key = (backend, threads, precision, fallback, vgg_weights(), decoder_path())
     with _LOCK:
         if key not in _RUNTIMES:
-            _RUNTIMES[key] = _Runtime(backend, threads, precision)
+            _RUNTIMES[key] = _Runtime(backend, threads, precision, fallback)
         return _RUNTIMES[key]
 
 
@@ -320,8 +338,10 @@ def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None 
     image = load_painting(painting, budget.style_size)  # a bad one fails before loading nets
     if backend == "auto":
         backend = "torch" if budget.precision == "bf16" else AUTO_BACKEND
-    budget = replace(budget, precision=resolve_precision(budget.precision, backend))
-    return SwapEngine(_runtime(backend, threads, budget.precision), Path(painting), budget, image)
+    runtime = _runtime(backend, threads, resolve_precision(budget.precision, backend),
+                       fallback=budget.precision == "auto")
+    budget = replace(budget, precision=runtime.precision)
+    return SwapEngine(runtime, Path(painting), budget, image)
 
 
 def resolve_precision(requested: str, backend: str) -> str:

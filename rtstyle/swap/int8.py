@@ -26,6 +26,16 @@ import onnx
 
 from rtstyle.errors import RtstyleError
 
+
+class Int8Unavailable(RtstyleError):
+    """The int8 graph cannot be made here: the ranges do not fit this export."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"cannot make the int8 style-swap graph: {problem}; use "
+                         "--swap-precision fp32")
+        self.problem = problem
+
+
 # the convs that run int8: the VGG encoder's and the decoder's (named after the modules)
 QUANTISED_PREFIXES = ("/encoder/", "/decoder/")
 
@@ -119,8 +129,7 @@ def quantize(fp32: Path, ranges: Path, out: Path) -> Path:
     """The int8 form of the swap graph `fp32`, with the shipped `ranges`, at `out`."""
     problem = check_ranges(fp32, ranges)
     if problem:
-        raise RtstyleError(f"cannot make the int8 style-swap graph: {problem}; use "
-                           "--swap-precision fp32")
+        raise Int8Unavailable(problem)
     from rtstyle.files import atomic_output
 
     with atomic_output(out) as tmp:
