@@ -154,9 +154,10 @@ def _transform_nets_only(model: BenchModel) -> str | None:
 def _swap_int8_only(model: BenchModel) -> str | None:
     """Style-swap's int8 graph comes from the engine itself (the decoder's shipped ranges)."""
     if model.key == "swap":
-        from rtstyle.engines.swap import decoder_path, int8_ranges
+        from rtstyle.engines.swap import decoder_path
+        from rtstyle.swap.int8 import ranges_file
 
-        if not int8_ranges(decoder_path()).is_file():
+        if not ranges_file(decoder_path()).is_file():
             return "this style-swap decoder ships no int8 ranges"
     return None
 

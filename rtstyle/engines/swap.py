@@ -36,6 +36,7 @@ from rtstyle.engines import registry
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
+from rtstyle.swap import int8
 from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
 from rtstyle.swap.op import RANK, StyleIndex, index_style, style_patches, swap_indexed
 
@@ -131,15 +132,13 @@ class _Runtime:
         self.model = SwapModel(self.encoder, decoder,
                                "bf16" if precision == "bf16" else "fp32").eval()
         self.warm_sizes: set[tuple[int, int]] = set()  # frame sizes already run once
-        self.precision = precision
         self.session = None
         self.backend = "torch-cpu"
         if backend != "torch":
             chosen = registry.get(backend)
-            from rtstyle.swap import int8
-
             try:
-                graph = _swap_graph(self.model, self.decoder_path, int8=precision == "int8")
+                graph = _swap_graph(self.model, self.decoder_path,
+                                    use_int8=precision == "int8")
             except int8.Int8Unavailable as e:
                 if not fallback:
                     raise
@@ -200,36 +199,24 @@ def backends() -> list[str]:
                         for n in (b.name, *b.aliases)]
 
 
-def _swap_graph(model: SwapModel, decoder_file: Path, int8: bool = False) -> Path:
-    """The swap graph for this decoder and encoder, exported once and cached; with `int8`,
+def _swap_graph(model: SwapModel, decoder_file: Path, use_int8: bool = False) -> Path:
+    """The swap graph for this decoder and encoder, exported once and cached; with `use_int8`,
     its int8 form made with the decoder's shipped ranges."""
     from rtstyle.styles.catalogue import cache_dir
 
     digest = hashlib.sha256(decoder_file.read_bytes())
     digest.update(encoder_fingerprint(model.encoder).encode())
-    if int8:
-        digest.update(int8_ranges(decoder_file).read_bytes())
+    ranges = int8.ranges_file(decoder_file)
+    if use_int8:
+        digest.update(ranges.read_bytes())
     name = f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}"
-    path = cache_dir("onnx") / f"{name}{'-int8' if int8 else ''}.onnx"
+    path = cache_dir("onnx") / f"{name}{'-int8' if use_int8 else ''}.onnx"
     if not path.exists():
-        if int8:
-            quantize_swap(_swap_graph(model, decoder_file), int8_ranges(decoder_file), path)
+        if use_int8:
+            int8.quantize(_swap_graph(model, decoder_file), ranges, path)
         else:
             export_swap_onnx(model, path)
     return path
-
-
-def int8_ranges(decoder_file: Path) -> Path:
-    from rtstyle.swap.int8 import ranges_file
-
-    return ranges_file(decoder_file)
-
-
-def quantize_swap(fp32: Path, ranges: Path, out: Path) -> Path:
-    from rtstyle.swap.int8 import quantize
-
-    return quantize(fp32, ranges, out)
-
 
 
 def export_swap_onnx(model: SwapModel, path: Path) -> Path:
@@ -346,9 +333,7 @@ def open_swap_engine(painting: Path, backend: str = "auto", threads: int | None 
 
 def resolve_precision(requested: str, backend: str) -> str:
     """What "auto" means on `backend`, and a one-line error for what cannot run there."""
-    from rtstyle.swap import int8
-
-    ranges = int8_ranges(decoder_path()).is_file() and int8.supported()
+    ranges = int8.ranges_file(decoder_path()).is_file() and int8.supported()
     # the int8 graph is for CPUs (asymmetric u8, 7-bit weights; TensorRT rejects it)
     cpu_graph = backend != "torch" and not registry.get(backend).cuda
     if requested == "auto":
@@ -364,6 +349,6 @@ def resolve_precision(requested: str, backend: str) -> str:
                            "--swap-precision fp32")
     if requested == "int8" and not ranges:
         raise RtstyleError(f"int8 style-swap needs the decoder's calibration ranges "
-                           f"{int8_ranges(decoder_path()).name} beside it (make them with "
+                           f"{int8.ranges_file(decoder_path()).name} beside it (make them with "
                            "benchmarks/make_swap_int8_ranges.py); use --swap-precision fp32")
     return requested
