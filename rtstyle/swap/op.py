@@ -80,7 +80,7 @@ def patch_tables(patches: torch.Tensor) -> torch.Tensor:
     return torch.cat([per_offset, zeros], dim=1).reshape(9 * (n + 1), c).contiguous()
 
 
-def paste(idx: torch.Tensor, tables: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def paste(idx: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
     """Overlap-add the chosen raw patches, mean of the overlaps: (N, C, H, W).
 
     idx (N, H-2, W-2) indexes the patches of `tables` (see `patch_tables`). Each output
@@ -90,7 +90,6 @@ def paste(idx: torch.Tensor, tables: torch.Tensor, size: tuple[int, int]) -> tor
     memory copies on every backend; gathering the C*9 columns of a chosen patch was 4x
     slower in ONNX Runtime. Plain ops, so torch and the exported graph run the same code.
     """
-    n_frames, h, w = idx.shape
     rows = tables.shape[0] // 9  # n + 1: the last row of each offset's block is zeros
     # a border of two positions that paste the zero row (index rows - 1), so every output
     # position has 9 lookups; shifted so the pad value is 0 and `rows` may vary per graph run
@@ -115,7 +114,7 @@ def swap(content: torch.Tensor, patches: torch.Tensor,
     if normed is None:
         normed = normalise(patches)
     idx = nearest_patch(content, normed)  # (N, h-2, w-2)
-    return paste(idx, patch_tables(patches.to(content.dtype)), content.shape[2:])
+    return paste(idx, patch_tables(patches.to(content.dtype)))
 
 
 class StyleIndex(NamedTuple):
@@ -173,4 +172,4 @@ def swap_indexed(content: torch.Tensor, tables: torch.Tensor, basis: torch.Tenso
     scores = projected.transpose(1, 2) @ codes.to(basis.dtype).T  # (N, L, n)
     idx = scores.argmax(dim=-1).reshape(content.shape[0], content.shape[2] - 2,
                                         content.shape[3] - 2)
-    return paste(idx, tables.to(content.dtype), content.shape[2:])
+    return paste(idx, tables.to(content.dtype))
