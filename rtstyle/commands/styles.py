@@ -23,6 +23,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rm = ssub.add_parser("remove", help="delete a user style")
     rm.add_argument("name")
     rm.set_defaults(run=run_remove)
+    check = ssub.add_parser(
+        "check", help="measure how strongly styles carry their painting (needs rtstyle[train])",
+        description="Gram ratio (lower = more of the painting) and content ratio (lower = more "
+                    "of the photo kept) of each style on each photo, at 512 px; see "
+                    "docs/styles/README.md. Use photos the styles were not trained on.")
+    check.add_argument("names", nargs="+", metavar="NAME", help="style names or model files")
+    check.add_argument("--painting", type=Path, required=True,
+                       help="the painting the styles should carry")
+    check.add_argument("--photos", type=Path, nargs="+", required=True, metavar="PHOTO")
+    check.add_argument("--backend", default="auto")
+    check.add_argument("--max-gram", type=float, default=None,
+                       help="exit 1 if a style's mean Gram ratio is above this")
+    check.add_argument("--max-content", type=float, default=None,
+                       help="exit 1 if a style's mean content ratio is above this")
+    check.set_defaults(run=run_check)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -70,3 +85,32 @@ def run_remove(args: argparse.Namespace) -> int:
 
     print(f"removed {remove_style(args.name)}")
     return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from rtstyle.errors import RtstyleError
+
+    try:
+        import torch  # noqa: F401  (the measure's VGG runs on torch)
+    except ImportError as e:
+        raise RtstyleError("styles check measures with torch; install it with "
+                           "pip install 'rtstyle[train]'") from e
+    from rtstyle.engines import open_engine
+    from rtstyle.images import read_image
+    from rtstyle.train.strength import StrengthMeter, fit_longer, summarise
+
+    meter = StrengthMeter(read_image(args.painting))
+    photos = [fit_longer(read_image(p)) for p in args.photos]
+    failed = False
+    print(f"{'STYLE':24s}  GRAM mean (worst)  CONTENT mean (worst)  on {len(photos)} photo(s)")
+    for name in args.names:
+        engine = open_engine(name, args.backend)
+        s = summarise([meter.measure(p, engine.run(p[None])[0]) for p in photos])
+        bad = [what for what, value, limit in (("gram", s["gram_mean"], args.max_gram),
+                                               ("content", s["content_mean"], args.max_content))
+               if limit is not None and value > limit]
+        failed |= bool(bad)
+        print(f"{name:24s}  {s['gram_mean']:.3f} ({s['gram_worst']:.3f})      "
+              f"{s['content_mean']:.3f} ({s['content_worst']:.3f})"
+              + (f"   ABOVE --max-{' and --max-'.join(bad)}" if bad else ""))
+    return 1 if failed else 0
