@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
+from rtstyle.train import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_SIZE,
+    DEFAULT_WEIGHTS,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-layers", default=",".join(DEFAULT_STYLE_LAYERS),
                    help=f"comma-separated VGG19 layers (default {','.join(DEFAULT_STYLE_LAYERS)}; "
                         "with the full VGG19, e.g. relu1_2,relu2_2,relu3_4,relu4_2)")
-    p.add_argument("--style-size", type=int, default=256,
+    p.add_argument("--style-size", type=int, default=DEFAULT_STYLE_SIZE,
                    help="painting's longer side in px for the style targets; larger gives "
-                        "larger brush strokes (default 256)")
+                        f"larger brush strokes (default {DEFAULT_STYLE_SIZE})")
     p.add_argument("--vgg-weights", default="builtin", metavar="builtin|imagenet|PATH",
                    help="loss network: 'builtin' (shipped VGG19 to relu3_1, offline; enough for "
                         "the default layers), 'imagenet' (torchvision download) or a local "

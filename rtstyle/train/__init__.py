@@ -3,12 +3,18 @@
 The defaults live here, free of heavy imports, so the CLI can show them cheaply.
 """
 
-# The offline VGG19 stops at relu3_4, so the default layers stay within it; style stops
-# at relu3_1 because relu3_2..relu3_4 (three 256-channel convs) would double VGG's cost.
-DEFAULT_CONTENT_LAYERS = ("relu2_2",)
-DEFAULT_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_1")
+# The shipped VGG19 slice stops at relu3_1, so every default layer is within it (relu3_2
+# and deeper would double VGG's cost for little). Content at relu3_1, the deepest layer,
+# keeps a photo's structure under a strong style (relu2_2 let buildings go mushy); style
+# on relu1_1..relu3_1 includes the three layers the strength measure uses
+# (rtstyle.train.strength). Measured in docs/styles/README.md.
+DEFAULT_CONTENT_LAYERS = ("relu3_1",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1")
 # Weights of the relative loss terms (see losses.PerceptualLoss), tuned on udnie.
-DEFAULT_WEIGHTS = {"content": 2.0, "style": 3.0, "tv": 10.0}
+DEFAULT_WEIGHTS = {"content": 2.0, "style": 10.0, "tv": 10.0}
+# The painting's longer side for the style targets: the size the strength measure uses.
+# At 256 the brush strokes came out half the painting's scale and the style weak.
+DEFAULT_STYLE_SIZE = 512
 
 
 def prior_runs(record: dict) -> list[dict]:

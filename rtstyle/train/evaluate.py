@@ -20,7 +20,12 @@ from torch import nn
 
 from rtstyle.styles.catalogue import find_style
 from rtstyle.styles.modelfile import load_net
-from rtstyle.train import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
+from rtstyle.train import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_SIZE,
+    DEFAULT_WEIGHTS,
+)
 from rtstyle.train.data import image_files, load_scaled, split_holdout
 from rtstyle.train.losses import PerceptualLoss
 from rtstyle.train.trainer import TERMS, held_out_losses, read_style_image
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--photos", type=Path, default=None,
                    help="score on every photo of this folder instead of the held-out ones")
     p.add_argument("--size", type=int, default=256, help="photos' shorter side (default 256)")
-    p.add_argument("--style-size", type=int, default=256)
+    p.add_argument("--style-size", type=int, default=DEFAULT_STYLE_SIZE)
     p.add_argument("--vgg-weights", default="builtin")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)

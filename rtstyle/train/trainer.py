@@ -36,6 +36,7 @@ from rtstyle.styles.modelfile import load_net, load_state_strict, read_meta, sav
 from rtstyle.train import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_SIZE,
     DEFAULT_WEIGHTS,
     prior_runs,
 )
@@ -64,7 +65,7 @@ class TrainConfig:
     tv_weight: float = DEFAULT_WEIGHTS["tv"]
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))
-    style_size: int = 256
+    style_size: int = DEFAULT_STYLE_SIZE
     vgg_weights: str = "builtin"
     holdout: int = 4
     sample_every: int = 100
