@@ -65,16 +65,16 @@ def licence(painting: dict) -> str:
             + painting["public_domain"])
 
 
-def ship(name: str, workdir: Path) -> Path:
-    """The trained model as package data: fp16, with the painting's record."""
+def ship(name: str, model: Path) -> Path:
+    """The trained `model` as package data: fp16, with the painting's record."""
     _, painting = painting_of(name)
-    model = workdir / f"{name}.safetensors"
     net, _ = load_net(model)
     meta = read_meta(model)
     keep = {k: meta[k] for k in ("style", "source", "licence", "made_by") if k in meta}
     keep["made_by"] = {**keep.get("made_by", {}),
                        "stored": "fp16 weights (package data); loading restores fp32"}
     keep["painting"] = painting
+    keep["licence"] = licence(painting)
     out = BUILTIN / f"{name}.safetensors"
     save_model(out, net, keep, half=True)
     return out
@@ -84,14 +84,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="built-in name, e.g. composition_vii or composition_vii-lite")
-    p.add_argument("--minutes", type=float, required=True,
+    p.add_argument("--minutes", type=float, default=10,
                    help="training minutes in all (across resumes)")
     p.add_argument("--workdir", type=Path,
                    default=Path.home() / ".cache" / "rtstyle-builtins")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-ship", action="store_true", help="train only")
+    p.add_argument("--ship-only", action="store_true",
+                   help="no training: re-ship the shipped model with today's painting record")
     args = p.parse_args()
     workdir = args.workdir / args.name
+    if args.ship_only:
+        print(f"shipped {ship(args.name, BUILTIN / f'{args.name}.safetensors')}")
+        return
     cmd = train_command(args.name, args.minutes, workdir, args.threads)
     print("$", shlex.join(cmd[1:]), flush=True)
     env = {**os.environ, "RTSTYLE_HOME": str(args.workdir / "home")}  # keep the user's catalogue
@@ -99,7 +104,7 @@ def main() -> None:
     if rc != 0:
         raise SystemExit(rc)
     if not args.no_ship:
-        print(f"shipped {ship(args.name, workdir)}")
+        print(f"shipped {ship(args.name, workdir / f'{args.name}.safetensors')}")
 
 
 if __name__ == "__main__":

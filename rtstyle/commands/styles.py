@@ -43,18 +43,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from rtstyle.styles.catalogue import list_styles, user_dir
 
-    rows = [("NAME", "ARCH", "ORIGIN", "SOURCE", "LICENCE")]
+    rows = [("NAME", "ARCH", "ORIGIN", "SOURCE", "PAINTING", "LICENCE")]
     for s in list_styles():
         m = s.meta
         rows.append((s.name, m.get("arch", "?"), s.origin,
-                     m.get("source", m.get("error", "?")), m.get("licence", "?")))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+                     m.get("source", m.get("error", "?")), _painting(m), m.get("licence", "?")))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5])
     if len(rows) == 1:
         print("(no styles yet: `rtstyle styles pull udnie` or `rtstyle styles import PATH`)")
     print(f"user styles live in {user_dir()}")
     return 0
+
+
+def _painting(meta: dict) -> str:
+    """'Title (Artist, year)' for styles whose model records their painting, else '-'."""
+    p = meta.get("painting")
+    if not isinstance(p, dict):
+        return "-"
+    return f"{str(p.get('title', '?'))[:60]} ({str(p.get('artist', '?'))[:40]}, " \
+           f"{str(p.get('year', '?'))[:12]})"
 
 
 def _show(style) -> None:
