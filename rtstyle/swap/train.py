@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def _load_checkpoint(ckpt: Path) -> dict:
         raise RtstyleError(f"nothing to resume: {ckpt} does not exist; run without --resume "
                            "or give --checkpoint")
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing
+            warnings.simplefilter("ignore")
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (not a zip), EOFError, ...
         raise RtstyleError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}); delete it "
                            "to start over") from None
