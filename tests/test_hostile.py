@@ -692,3 +692,35 @@ def test_no_third_party_lines_before_the_error(tmp_path):
                  ["styles", "import", str(pth)]):
         r = cli(*args, timeout=120)
         one_line_error((r.returncode, r.stdout, r.stderr))
+
+
+# 11. The probe's judgement calls, as decided in docs/hardening.md.
+
+def test_empty_name_is_refused_and_shadowing_is_said(capsys, rtstyle_home, tmp_path):
+    ml5 = ml5_folder(tmp_path / "ckpt")
+    one_line_error(run(capsys, "styles", "import", ml5, "--name", ""), "style name")
+    rc, out, err = run(capsys, "styles", "import", ml5, "--name", "udnie")
+    assert rc == 0, err
+    assert "hides the built-in 'udnie'" in out and "styles remove udnie" in out
+
+
+@pytest.mark.parametrize("size,words", [("1x1", "smaller than 16"),
+                                        ("8200x16", "larger than 8192")])
+def test_videos_out_of_bounds_are_refused_like_images(capsys, tmp_path, tiny_style, size,
+                                                      words):
+    from video_media import FFMPEG
+
+    clip = tmp_path / "odd.mkv"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i",
+                    f"color=c=red:size={size}:rate=5:duration=0.4", "-c:v", "ffv1",
+                    str(clip)], check=True)
+    one_line_error(run(capsys, "video", clip, "-o", tmp_path / "o.mp4", "--style", tiny_style,
+                       "--backend", "torch"), words)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_export_to_a_folder_name_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(run(capsys, "export", "--style", "udnie-lite", "-o", "newdir/"),
+                   "names a folder")
+    assert not (tmp_path / "newdir").exists()

@@ -177,6 +177,11 @@ def _scan(folder: Path, origin: str) -> dict[str, Style]:
     return found
 
 
+def shadows_builtin(name: str) -> bool:
+    """True when a user style of this name hides a built-in one (allowed, and said)."""
+    return any((BUILTIN_DIR / f"{name}{suffix}").is_file() for suffix in SUFFIXES)
+
+
 def list_styles() -> list[Style]:
     """All styles by name; user styles shadow built-in ones."""
     styles = {**_scan(BUILTIN_DIR, "built-in"), **_scan(user_dir(), "user")}
@@ -266,7 +271,8 @@ def import_style(path: Path, name: str | None = None, arch: str | None = None) -
     path = Path(path)
     if not path.exists():
         raise RtstyleError(f"{path} does not exist; give an ml5 folder, a .pth or an .onnx file")
-    name = check_name(name or (path.name if path.is_dir() else path.stem))
+    # An empty --name is refused by check_name, not replaced by the file's name.
+    name = check_name(name if name is not None else (path.name if path.is_dir() else path.stem))
     if path.suffix == ".onnx":
         return _import_onnx(path, name)
     net, provenance = import_net(path, arch)

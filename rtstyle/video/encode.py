@@ -195,7 +195,10 @@ class VideoFileWriter:
             why = self._nvenc_unavailable(w, h)
             if why is None:
                 codec = "h264_nvenc"
-            elif encoder == "nvenc" or why != "not in this FFmpeg build":
+            elif encoder == "nvenc":  # asked for by name: a fallback would mislead
+                raise RtstyleError(f"--encoder nvenc is unavailable here ({why}); use "
+                                   "--encoder auto to fall back to libx264, or libx264")
+            elif why != "not in this FFmpeg build":
                 log(f"rtstyle: h264_nvenc unavailable ({why}); encoding with libx264")
         if codec == "libx264":
             options = {"crf": str(crf), "preset": preset}
