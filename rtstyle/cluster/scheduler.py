@@ -42,8 +42,8 @@ _RESTART_WAIT_S = 600  # and how long a probe may wait for Ray to place the rest
 # as frames, and Ray spills to disk beyond it. Ray's default (30% of RAM, 7.3 GB on 24 GiB)
 # alone breaks a 6 GB address-space limit.
 OBJECT_STORE_BYTES = 512 * 1024 * 1024
-_LOCAL_FIX = ("check free memory and disk space in /tmp and /dev/shm, or join a running "
-              "cluster with --cluster ADDRESS")
+_LOCAL_FIX = ("check free memory and disk space in /tmp and /dev/shm, try again when the "
+              "machine is less busy, or join a running cluster with --cluster ADDRESS")
 
 
 def require_ray():
@@ -151,11 +151,7 @@ def connected(cluster: str) -> Iterator[None]:
     try:
         with _quiet_ray():
             if folder is not None:
-                # (Ray 2.60 has no loopback-only mode: it turns 127.0.0.1 into this node's
-                # address and listens on every interface, behind its token authentication.)
-                ray.init(address="local", include_dashboard=False,
-                         logging_level=logging.ERROR, object_store_memory=OBJECT_STORE_BYTES,
-                         _temp_dir=str(folder))
+                _start_local(ray, folder)
             else:
                 ray.init(address=cluster, logging_level=logging.ERROR)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, its own
@@ -173,6 +169,22 @@ def connected(cluster: str) -> Iterator[None]:
         ray.shutdown()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_local(ray, folder: Path, tries: int = 2) -> None:
+    """A local Ray in `folder`. Ray gives its raylet a fixed 30 s to register, which a
+    busy machine can miss ("timed out during startup"): that one failure is tried again."""
+    for attempt in range(tries):
+        try:
+            # (Ray 2.60 has no loopback-only mode: it turns 127.0.0.1 into this node's
+            # address and listens on every interface, behind its token authentication.)
+            ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR,
+                     object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(folder))
+            return
+        except Exception as e:
+            if "timed out during startup" not in str(e) or attempt == tries - 1:
+                raise
+            ray.shutdown()
 
 
 def _socket_folder() -> Path:
