@@ -145,7 +145,7 @@ def read_style_meta(path: Path) -> dict[str, Any]:
                            "re-export or re-import it") from e
     if isinstance(meta, dict) and "onnx_io" not in meta:  # not imported: read the graph
         io, fixed = declared_input(proto, path)
-        meta = {**meta, "onnx_io": io, "fixed_size": fixed if all(fixed) else None}
+        meta = {"onnx_io": io, "fixed_size": fixed if all(fixed) else None, **meta}
     if not isinstance(meta, dict):
         raise RtstyleError(f"{path} has rtstyle metadata that is not a JSON object; "
                            "re-export or re-import it")
