@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from rtstyle import __version__, commands
 from rtstyle.errors import RtstyleError
+
+# OpenCV's own FFmpeg prints its complaints ("moov atom not found") to stderr before
+# rtstyle's one error line says the same; -8 is AV_LOG_QUIET. Users may still set it.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def build_parser() -> argparse.ArgumentParser:

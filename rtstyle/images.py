@@ -51,19 +51,25 @@ def image_size(path: Path) -> tuple[int, int] | None:
         return None  # not a format Pillow parses (or a broken header): cv2 has its say
 
 
-def check_image_size(path: Path, max_size: int | None) -> tuple[int, int] | None:
+SHRINK_HINT = "add --max-size (e.g. --max-size 1920)"
+SCALE_DOWN = "scale it down with another program first"
+
+
+def check_image_size(path: Path, max_size: int | None, what: str = "input",
+                     fix: str = SHRINK_HINT) -> tuple[int, int] | None:
     """The header's (width, height), refused when decoding it would be unreasonable or when
-    the nets could not take it (more than MAX_SIDE px a side) and no --max-size shrinks it."""
+    the nets could not take it (more than MAX_SIDE px a side) and no --max-size shrinks it
+    (`fix` says what the user can do instead)."""
     size = image_size(path)
     if size is None:
         return None
     w, h = size
     if w * h > MAX_IMAGE_PIXELS:
-        raise RtstyleError(f"input {path} is {w}x{h} px, more than the {MAX_IMAGE_PIXELS} "
-                           "pixels rtstyle decodes; scale it down with another program first")
+        raise RtstyleError(f"{what} {path} is {w}x{h} px, more than the {MAX_IMAGE_PIXELS} "
+                           f"pixels rtstyle decodes; {SCALE_DOWN}")
     if not max_size and max(w, h) > MAX_SIDE:
-        raise RtstyleError(f"input {path} is {w}x{h} px, larger than the {MAX_SIDE} px a side "
-                           "the nets take; add --max-size (e.g. --max-size 1920)")
+        raise RtstyleError(f"{what} {path} is {w}x{h} px, larger than the {MAX_SIDE} px a "
+                           f"side rtstyle decodes; {fix}")
     return size
 
 
@@ -93,15 +99,19 @@ def jpeg_is_truncated(data: bytes) -> bool:
     return True  # the headers themselves are cut off
 
 
-def read_image(path: Path, max_size: int | None = None) -> np.ndarray:
-    """A BGR uint8 image, or a one-line error saying why not. With `max_size`, large JPEGs
-    are decoded directly at a reduced scale (1/2, 1/4, 1/8) still at least that big."""
+def read_image(path: Path, max_size: int | None = None, what: str = "input") -> np.ndarray:
+    """A BGR uint8 image, or a one-line error saying why not (`what` names the file's role
+    in it). With `max_size`, large JPEGs are decoded directly at a reduced scale (1/2, 1/4,
+    1/8) still at least that big."""
     path = Path(path)
-    size = check_image_size(path, max_size or MAX_SIDE)
+    size = check_image_size(path, max_size or MAX_SIDE, what)
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise RtstyleError(f"cannot read input {path} ({e.strerror or e})") from e
+        raise RtstyleError(f"cannot read {what} {path} ({e.strerror or e})") from e
+    if not data:
+        raise RtstyleError(f"{what} {path} is empty (0 bytes); give a JPEG, PNG, BMP or "
+                           "WebP file")
     if data[:2] == b"\xff\xd8" and jpeg_is_truncated(data):
         raise RtstyleError(f"input {path} is a truncated JPEG (the data ends before the "
                            "image does); download or copy it again")
@@ -115,10 +125,20 @@ def read_image(path: Path, max_size: int | None = None) -> np.ndarray:
             if max(size) // factor >= max_size:
                 flag = reduced
                 break
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error as e:  # e.g. out of memory for a huge image within MAX_IMAGE_PIXELS
+        raise RtstyleError(f"cannot decode {what} {path} ({_cv2_reason(e)}); "
+                           f"{SCALE_DOWN}") from None
     if img is None:
-        raise RtstyleError(f"cannot decode {path} as an image; give a JPEG, PNG, BMP or WebP file")
+        raise RtstyleError(f"cannot decode {what} {path} as an image; give a JPEG, PNG, BMP "
+                           "or WebP file")
     return img
+
+
+def _cv2_reason(e: cv2.error) -> str:
+    """OpenCV's reason without its source path and line: '(-4:Insufficient memory) ...'."""
+    return str(e).strip().splitlines()[-1].split(" error: ", 1)[-1][:160]
 
 
 def fit_max_size(img: np.ndarray, max_size: int | None) -> np.ndarray:

@@ -215,10 +215,20 @@ def test_bad_preset_is_one_line(tmp_path, clip, model):
     assert os.listdir(tmp_path) == []
 
 
-def test_nvenc_falls_back_to_libx264_with_one_line(tmp_path, clip, model):
-    """Without an NVIDIA GPU (CI), --encoder nvenc says so once and encodes with libx264;
-    with one, the file is encoded by h264_nvenc and nothing is said."""
+def test_nvenc_by_name_is_used_or_refused_in_one_line(tmp_path, clip, model):
+    """Without an NVIDIA GPU (CI), an explicit --encoder nvenc fails in one line (no
+    silent fallback, docs/hardening.md); with one, h264_nvenc encodes and nothing is
+    said. `auto` falls back to libx264 with at most one note."""
     r = stylise(clip, tmp_path / "o.mp4", model, "--encoder", "nvenc", "--end", "0.4",
+                "--preset", "ultrafast")
+    lines = r.stderr.strip().splitlines()
+    if r.returncode == 2:
+        assert len(lines) == 1 and lines[0].startswith("rtstyle: error: --encoder nvenc is "
+                                                       "unavailable here"), r.stderr
+        assert not (tmp_path / "o.mp4").exists()
+    else:
+        assert r.returncode == 0 and not lines, r.stderr
+    r = stylise(clip, tmp_path / "a.mp4", model, "--encoder", "auto", "--end", "0.4",
                 "--preset", "ultrafast")
     assert r.returncode == 0, r.stderr
     lines = r.stderr.strip().splitlines()
@@ -226,7 +236,7 @@ def test_nvenc_falls_back_to_libx264_with_one_line(tmp_path, clip, model):
     if lines:
         assert re.match(r"rtstyle: h264_nvenc unavailable \(.+\); encoding with libx264$",
                         lines[0]), lines[0]
-    v, _ = by_kind(tmp_path / "o.mp4")
+    v, _ = by_kind(tmp_path / "a.mp4")
     assert v.codec == "h264" and v.packets == 10
 
 

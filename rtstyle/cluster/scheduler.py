@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,12 @@ INSTALL_HINT = "pip install 'rtstyle[cluster]'"
 _HINT = "give HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, or auto"
 _PROBES = 20  # failed probes (0.5 s apart) before a dead worker is given up
 _RESTART_WAIT_S = 600  # and how long a probe may wait for Ray to place the restarted worker
+# A local Ray's object store: segments pass through it as encoded files (megabytes), never
+# as frames, and Ray spills to disk beyond it. Ray's default (30% of RAM, 7.3 GB on 24 GiB)
+# alone breaks a 6 GB address-space limit.
+OBJECT_STORE_BYTES = 512 * 1024 * 1024
+_LOCAL_FIX = ("check free memory and disk space in /tmp and /dev/shm, try again when the "
+              "machine is less busy, or join a running cluster with --cluster ADDRESS")
 
 
 def require_ray():
@@ -130,24 +138,79 @@ def plan_jobs(inputs: list[Path], outdir: Path) -> list[FileJob]:
     return jobs
 
 
-def connect(cluster: str) -> bool:
-    """Start a local Ray ('auto', no dashboard) or join the cluster at
-    ADDRESS. Returns whether we connected (and so must disconnect)."""
+@contextlib.contextmanager
+def connected(cluster: str) -> Iterator[None]:
+    """Start a local Ray ('auto', no dashboard) or join the cluster at ADDRESS, and
+    disconnect (removing a local Ray's folder) at the end. A Ray the caller set up is used
+    and left running."""
     ray = require_ray()
-    if ray.is_initialized():  # the caller set Ray up already
-        return False
+    if ray.is_initialized():
+        yield
+        return
+    folder = _socket_folder() if cluster == "auto" else None
     try:
-        if cluster == "auto":
+        with _quiet_ray():
+            if folder is not None:
+                _start_local(ray, folder)
+            else:
+                ray.init(address=cluster, logging_level=logging.ERROR)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, its own
+        ray.shutdown()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if folder is not None:
+            raise RtstyleError(f"could not start a local Ray ({first}); {_LOCAL_FIX}") from None
+        raise RtstyleError(f"cannot reach the Ray cluster at {cluster} ({first}); "
+                           f"{_HINT}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_local(ray, folder: Path, tries: int = 2) -> None:
+    """A local Ray in `folder`. Ray gives its raylet a fixed 30 s to register, which a
+    busy machine can miss ("timed out during startup"): that one failure is tried again."""
+    for attempt in range(tries):
+        try:
             # (Ray 2.60 has no loopback-only mode: it turns 127.0.0.1 into this node's
             # address and listens on every interface, behind its token authentication.)
-            ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
-        else:
-            ray.init(address=cluster, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RtstyleError(f"cannot reach the Ray cluster at {cluster} ({first}); "
-                           f"{_HINT}") from e
-    return True
+            ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR,
+                     object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(folder))
+            return
+        except Exception as e:
+            if "timed out during startup" not in str(e) or attempt == tries - 1:
+                raise
+            ray.shutdown()
+
+
+def _socket_folder() -> Path:
+    """A new folder for a local Ray's sockets and logs, with a short path: Ray nests
+    session_<time>_<pid>/sockets/plasma_store under it, and AF_UNIX paths end at 107
+    bytes, so a long $TMPDIR (which Ray uses by default) breaks its start. $RAY_TMPDIR,
+    when set, is the user's own choice."""
+    for base in (os.environ.get("RAY_TMPDIR"), "/tmp", tempfile.gettempdir()):
+        if base:
+            with contextlib.suppress(OSError):
+                return Path(tempfile.mkdtemp(prefix="rtray-", dir=base))
+    raise RtstyleError("cannot create a folder for Ray in /tmp or $TMPDIR; check their "
+                       "permissions and free space")
+
+
+@contextlib.contextmanager
+def _quiet_ray():
+    """Ray's start-up warnings (e.g. about /dev/shm) and errors go to its logger; the one
+    line rtstyle prints on failure says it all."""
+    logger = logging.getLogger("ray")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -201,9 +264,13 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RtstyleError(f"cannot create output folder {outdir} ({e.strerror})") from e
-    scratch = Path(tempfile.mkdtemp(prefix=".rtstyle-batch-", dir=outdir))
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=".rtstyle-batch-", dir=outdir))
+    except OSError as e:
+        raise RtstyleError(f"cannot write to output folder {outdir} ({e.strerror}); choose "
+                           "another -o folder") from None
     t0 = time.perf_counter()
-    started = False
+    stack = contextlib.ExitStack()
     try:
         runs: list[_Run] = []
         for k, job in enumerate(jobs):
@@ -219,7 +286,7 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
         if not runs:  # nothing readable: no need for Ray
             return BatchSummary(jobs, [], time.perf_counter() - t0)
         t1 = time.perf_counter()
-        started = connect(cluster)
+        stack.enter_context(connected(cluster))
         style_ref = [ray.put(shipped)]  # held here for the whole run: restarts reload it
         pool, infos = _start_workers(ray, style_ref, backend, threads, swap, workers,
                                      cpus_per_worker, gpus_per_worker, len(runs))
@@ -230,9 +297,8 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
             _schedule(ray, pool, style_ref, deque(runs), options or {}, retries, bar)
         return BatchSummary(jobs, infos, time.perf_counter() - t0, startup)
     finally:
+        stack.close()  # Ray first: its workers may still hold segment files
         shutil.rmtree(scratch, ignore_errors=True)
-        if started:
-            ray.shutdown()
 
 
 def _start_workers(ray, style, backend, threads, swap, workers, cpus_per_worker,

@@ -44,12 +44,21 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rtstyle.cluster import require_ray, run_batch
+    from rtstyle.engines import registry
     from rtstyle.engines.adjust import check_strength
     from rtstyle.errors import RtstyleError
-    from rtstyle.limits import MAX_BATCH, parse_size
+    from rtstyle.limits import MAX_BATCH, check_positive, check_threads, parse_size
 
     require_ray()  # before any other check: without Ray nothing here can run
+    # Every flag is checked here, before Ray starts: the workers would only fail later,
+    # each with the backend's own multi-line error.
     check_strength(args.strength)
+    check_threads(args.threads)
+    if args.backend != "auto":
+        registry.get(args.backend)
+    check_positive(args.segment_seconds, "--segment-seconds", zero=True)
+    check_positive(args.cpus_per_worker, "--cpus-per-worker", zero=True)
+    check_positive(args.gpus_per_worker, "--gpus-per-worker", zero=True)
     if args.max_size is not None and args.max_size < 16:
         raise RtstyleError(f"--max-size {args.max_size} is too small; use at least 16")
     if not 0 <= args.crf <= 51:
@@ -58,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError(f"--batch {args.batch} is out of range; use 1 .. {MAX_BATCH}")
     if args.workers is not None and args.workers < 1:
         raise RtstyleError(f"--workers {args.workers} must be at least 1")
-    if args.cpus_per_worker < 0 or (args.gpus_per_worker or 0) < 0:
-        raise RtstyleError("--cpus-per-worker and --gpus-per-worker must not be negative")
     options = {"max_size": args.max_size, "crf": args.crf, "strength": args.strength,
                "keep_colors": args.preserve_colors, "stabilize": args.stabilize,
                "batch": args.batch,

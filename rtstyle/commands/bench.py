@@ -44,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "and the headline cases, full 640x480 and lite 1280x720 (default 5)")
     p.add_argument("--sweep", action="store_true",
                    help="run every case, even those predicted to exceed --max-seconds")
-    p.add_argument("--style", default="udnie",
-                   help="the full net's style (default udnie; random weights if absent)")
+    p.add_argument("--style", default=None,
+                   help="the full net's style (default udnie; random weights if absent); "
+                        "a style given here must load")
     p.add_argument("--style-image", type=Path, default=None, metavar="PAINTING",
                    help="style-swap painting (default: udnie.jpg from the assets, if present)")
     p.add_argument("--vgg-weights", default=None, metavar="PATH",
@@ -76,12 +77,16 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.bench.suite import BenchConfig, run_bench
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable, write_bytes_atomic
-    from rtstyle.limits import parse_size
+    from rtstyle.limits import check_positive, parse_size
+    from rtstyle.styles.catalogue import find_style
 
     if args.warmup < 1 or args.min_runs < 1 or args.runs < args.min_runs:
         raise RtstyleError("need --warmup >= 1 and 1 <= --min-runs <= --runs")
     if args.threads is None or args.threads < 1:
         raise RtstyleError("--threads must be at least 1")
+    check_positive(args.max_seconds, "--max-seconds")
+    if args.style is not None:
+        find_style(args.style)  # a style the user named must load, not become random weights
     if args.json:
         check_writable(args.json)
     no_plots = matplotlib_missing() if args.plots else None
@@ -92,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         threads=args.threads, models=_split(args.models),
         engines=_split(args.engines) if args.engines else None, sizes=_split(args.sizes),
-        style=args.style, painting=painting if painting.exists() or args.style_image else None,
+        style=args.style or "udnie",
+        painting=painting if painting.exists() or args.style_image else None,
         photos=args.photos or assets / "photos", pipelines=not args.no_pipelines,
         flicker_video=args.flicker_video or assets / "videos" / "vtest.avi",
         pipeline_size=args.pipeline_size,

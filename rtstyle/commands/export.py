@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "ONNX default: any size")
     shape.add_argument("--dynamic", metavar="MIN:OPT:MAX",
                        help="TensorRT profile over sizes, e.g. 320x240:640x480:1280x720")
-    p.add_argument("-o", "--output", type=Path, default=None,
+    p.add_argument("-o", "--output", default=None,  # str: a trailing '/' must survive
                    help="output file (default: STYLE-PRECISION.onnx / .engine)")
     p.add_argument("--calibrate", type=Path, nargs="+", default=None, metavar="PATH",
                    help="int8: photos, videos or folders to calibrate on "
@@ -32,16 +32,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from rtstyle.errors import RtstyleError
     from rtstyle.export.tensorrt import parse_profile
     from rtstyle.limits import check_count, parse_size
     from rtstyle.styles.exports import ExportRequest, export_style
 
     check_count(args.calibration_frames, "--calibration-frames", 10_000)
+    if args.output is not None and args.output.endswith(("/", os.sep)):
+        raise RtstyleError(f"-o {args.output} names a folder; give a file name, e.g. "
+                           f"{args.output}{args.style}.onnx")
     req = ExportRequest(
         style=args.style, format=args.format, precision=args.precision,
         size=parse_size(args.size, "--size").hw if args.size else None,
         profile=parse_profile(args.dynamic) if args.dynamic else None,
-        output=args.output, calibrate=args.calibrate,
+        output=Path(args.output) if args.output else None, calibrate=args.calibrate,
         calibration_frames=args.calibration_frames)
     out = export_style(req)
     print(f"wrote {out} ({args.format}, {args.precision})")

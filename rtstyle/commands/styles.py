@@ -67,7 +67,12 @@ def _painting(meta: dict) -> str:
 
 
 def _show(style) -> None:
+    from rtstyle.styles.catalogue import shadows_builtin
+
     print(f"imported '{style.name}' ({style.meta.get('arch')}) -> {style.path}")
+    if shadows_builtin(style.name):
+        print(f"note: it hides the built-in '{style.name}'; `rtstyle styles remove "
+              f"{style.name}` brings that back")
     print(f"source: {style.meta.get('source')}")
     print(f"licence: {style.meta.get('licence')}")
 

@@ -35,6 +35,7 @@ from rtstyle import __version__
 from rtstyle.engines import registry
 from rtstyle.engines.base import Engine, check_frames
 from rtstyle.errors import RtstyleError
+from rtstyle.images import SCALE_DOWN, check_image_size, read_image
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.swap import int8
 from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
@@ -101,9 +102,10 @@ def load_painting(path: Path, style_size: int) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise RtstyleError(f"style image {path} does not exist; give a painting's image file")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise RtstyleError(f"cannot decode style image {path}; give a JPEG, PNG, BMP or WebP")
+    # Only style_size px are used: a painting is never decoded beyond MAX_SIDE a side
+    # (JPEGs decode directly at 1/2..1/8 scale), so a huge PNG cannot ask for gigabytes.
+    check_image_size(path, None, "style image", SCALE_DOWN)
+    img = read_image(path, style_size, "style image")
     h, w = img.shape[:2]
     scale = style_size / max(h, w)
     if scale < 1.0:

@@ -19,6 +19,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import logging
 import secrets
 import signal
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ class Server:
 
     def spec(self, key: str, client: Client | None = None):
         """What open_engine takes for a menu id; HTTP 400 for ids not on the menu."""
+        if not isinstance(key, str):
+            raise _error(web.HTTPBadRequest, "style must be a menu id from /api/styles")
         if key.startswith("upload:") and key in self.uploads:
             owner, path = self.uploads[key]
             if client is not None and owner == client.id:
@@ -266,15 +269,24 @@ class Server:
 async def _json(request: web.Request) -> dict:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _error(web.HTTPBadRequest, "the body is not JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # 200000 nested [
+        raise _error(web.HTTPBadRequest, "the body is not JSON (or nests too deep)") from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "the body must be a JSON object")
     return body
 
 
+def _is_bad_request(record: logging.LogRecord) -> bool:
+    """A malformed request (a 200 KB header, a 64 KiB URL) that aiohttp already answered
+    400: not worth a traceback in the server's log."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
 def make_app(server: Server) -> web.Application:
     token = server.config.token
+    logging.getLogger("aiohttp.server").addFilter(_is_bad_request)
 
     @web.middleware
     async def guard(request: web.Request, handler):

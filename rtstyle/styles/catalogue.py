@@ -110,15 +110,42 @@ def cache_dir(kind: str) -> Path:
         return ensure_dir(_fallback_cache / kind, "cache folder")
 
 
+def declared_input(proto: onnx.ModelProto, path: Path) -> tuple[str, list[int | None]]:
+    """The graph's input convention and [height, width] (None where dynamic), refused when
+    it is no image input or a fixed size outside the frame bounds: every frame is resized
+    to a fixed size, so 100000x100000 would ask any backend for 30 GB."""
+    inputs = [i for i in proto.graph.input
+              if i.name not in {t.name for t in proto.graph.initializer}]
+    if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
+        raise RtstyleError(f"{path} must have one 4-D image input; it has {len(inputs)} inputs")
+    ttype = inputs[0].type.tensor_type
+    dims = [d.dim_value or None for d in ttype.shape.dim]
+    if ttype.elem_type == onnx.TensorProto.UINT8 and dims[3] == 3:
+        io, fixed = "frames", dims[1:3]
+    elif dims[1] == 3:  # pytorch/examples export: float RGB NCHW in 0..255
+        io, fixed = "rgb255", dims[2:4]
+    else:
+        raise RtstyleError(f"{path}: input shape {dims} is neither NHWC uint8 frames nor "
+                           "NCHW RGB; export it with `rtstyle export`")
+    if all(fixed):
+        check_size(fixed[1], fixed[0], f"declared input of {path.name}")
+    return io, fixed
+
+
 def read_style_meta(path: Path) -> dict[str, Any]:
-    """A model file's metadata, checked: ONNX claims (input layout, fixed size) too."""
+    """A model file's metadata, checked: ONNX claims (input layout, fixed size) too, and for
+    a graph given as a file, what its declared input says, on every backend alike."""
     if path.suffix != ".onnx":
         return read_meta(path)
     try:
-        meta = get_metadata(onnx.load(str(path), load_external_data=False))
+        proto = onnx.load(str(path), load_external_data=False)
+        meta = get_metadata(proto)
     except Exception as e:  # onnx raises DecodeError and others for bad files
         raise RtstyleError(f"{path} is not a readable ONNX file ({type(e).__name__}); "
                            "re-export or re-import it") from e
+    if isinstance(meta, dict) and "onnx_io" not in meta:  # not imported: read the graph
+        io, fixed = declared_input(proto, path)
+        meta = {"onnx_io": io, "fixed_size": fixed if all(fixed) else None, **meta}
     if not isinstance(meta, dict):
         raise RtstyleError(f"{path} has rtstyle metadata that is not a JSON object; "
                            "re-export or re-import it")
@@ -148,6 +175,11 @@ def _scan(folder: Path, origin: str) -> dict[str, Style]:
                     continue  # another rtstyle file kept alongside, e.g. the swap decoder
                 found[p.stem] = Style(p.stem, p, origin, meta)
     return found
+
+
+def shadows_builtin(name: str) -> bool:
+    """True when a user style of this name hides a built-in one (allowed, and said)."""
+    return any((BUILTIN_DIR / f"{name}{suffix}").is_file() for suffix in SUFFIXES)
 
 
 def list_styles() -> list[Style]:
@@ -239,7 +271,8 @@ def import_style(path: Path, name: str | None = None, arch: str | None = None) -
     path = Path(path)
     if not path.exists():
         raise RtstyleError(f"{path} does not exist; give an ml5 folder, a .pth or an .onnx file")
-    name = check_name(name or (path.name if path.is_dir() else path.stem))
+    # An empty --name is refused by check_name, not replaced by the file's name.
+    name = check_name(name if name is not None else (path.name if path.is_dir() else path.stem))
     if path.suffix == ".onnx":
         return _import_onnx(path, name)
     net, provenance = import_net(path, arch)
@@ -256,21 +289,7 @@ def _import_onnx(path: Path, name: str) -> Style:
     except Exception as e:
         raise RtstyleError(f"{path} is not a valid ONNX model ({type(e).__name__}); "
                            "re-export it") from e
-    inputs = [i for i in proto.graph.input
-              if i.name not in {t.name for t in proto.graph.initializer}]
-    if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
-        raise RtstyleError(f"{path} must have one 4-D image input; it has {len(inputs)} inputs")
-    ttype = inputs[0].type.tensor_type
-    dims = [d.dim_value or None for d in ttype.shape.dim]
-    if ttype.elem_type == onnx.TensorProto.UINT8 and dims[3] == 3:
-        io, fixed = "frames", dims[1:3]
-    elif dims[1] == 3:  # pytorch/examples export: float RGB NCHW in 0..255
-        io, fixed = "rgb255", dims[2:4]
-    else:
-        raise RtstyleError(f"{path}: input shape {dims} is neither NHWC uint8 frames nor "
-                           "NCHW RGB; export it with `rtstyle export`")
-    if all(fixed):  # a fixed input size is what every frame will be resized to
-        check_size(fixed[1], fixed[0], f"declared input of {path.name}")
+    io, fixed = declared_input(proto, path)
     try:
         meta = get_metadata(proto)
     except ValueError as e:

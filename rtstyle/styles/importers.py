@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,12 @@ _LEGACY_KEY = re.compile(r"in\d+\.running_(mean|var)$")
 def pth_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A pytorch/examples `.pth`, loaded without unpickling code, legacy IN keys dropped."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about legacy or odd files first
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for bad or unsafe pickles
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = str(e).strip()
+        first = text.splitlines()[0].split(". ")[0][:160] if text else type(e).__name__
         raise RtstyleError(f"cannot read {path} as a weights-only state dict ({first}); "
                            "the file is corrupt, truncated or not a pytorch/examples .pth") from e
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

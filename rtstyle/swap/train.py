@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,28 @@ def _crop(pyramid: list[list[torch.Tensor]], size: int, g: torch.Generator) -> t
     return crop.flip(2) if pick(2) else crop
 
 
+_CKPT_KEYS = {"net", "opt", "rng", "feature_scale", "step", "losses", "elapsed"}
+
+
+def _load_checkpoint(ckpt: Path) -> dict:
+    """What --resume continues from, or one line: a missing, corrupt or foreign file is
+    refused (weights_only: a file that carries code is refused too, never run)."""
+    if not ckpt.is_file():
+        raise RtstyleError(f"nothing to resume: {ckpt} does not exist; run without --resume "
+                           "or give --checkpoint")
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing
+            warnings.simplefilter("ignore")
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError (not a zip), EOFError, ...
+        raise RtstyleError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}); delete it "
+                           "to start over") from None
+    if not isinstance(state, dict) or not _CKPT_KEYS <= state.keys():
+        raise RtstyleError(f"checkpoint {ckpt} is not a train-swap checkpoint; delete it to "
+                           "start over")
+    return state
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run training; writes cfg.output (decoder + record) and returns the record."""
     from tqdm import tqdm
@@ -99,12 +122,11 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.size < 32:
         raise RtstyleError(f"--size {cfg.size} is too small; use at least 32")
     ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
+    state = _load_checkpoint(ckpt) if cfg.resume else None
     encoder = VGGFeatures(["relu3_1"], cfg.vgg_weights)
     photo_px = _pyramid(photos, cfg.size)
     painting_px = _pyramid(paintings, cfg.size)
     g = torch.Generator().manual_seed(cfg.seed)
-    state = torch.load(ckpt, map_location="cpu", weights_only=True) \
-        if cfg.resume and ckpt.exists() else None
     init = None
     if state:
         scale = state["feature_scale"]

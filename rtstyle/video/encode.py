@@ -12,6 +12,7 @@ which stays playable up to the last fragment even if the process is killed (reco
 from __future__ import annotations
 
 import contextlib
+import errno as _errno
 import fcntl
 import os
 import sys
@@ -45,6 +46,21 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
            "slower", "veryslow")
 DEFAULT_PRESET = "superfast"  # the fastest preset whose files are as small (docs/video.md)
 ENCODERS = ("auto", "libx264", "nvenc")
+
+
+def write_error(path: Path, e: BaseException) -> RtstyleError:
+    """The one line for a failed write, with the fix its errno points to: only a full disk
+    or a refused file means space or permissions; anything else (libvpx's encoder under an
+    address-space limit says "Invalid argument") is the encoder failing, often for memory."""
+    errno = getattr(e, "errno", None)
+    if errno in (_errno.ENOSPC, _errno.EDQUOT, _errno.EFBIG):
+        fix = "free disk space or write elsewhere"
+    elif errno in (_errno.EACCES, _errno.EPERM, _errno.EROFS):
+        fix = "check the output folder's permissions"
+    else:
+        fix = ("the encoder failed, often for lack of memory: try a smaller --size or "
+               "--max-size, or .mp4 (H.264 needs less memory than VP9)")
+    return RtstyleError(f"could not write {path} ({av_message(e)}); {fix}")
 
 
 def container_of(path: Path) -> str:
@@ -167,8 +183,7 @@ class VideoFileWriter:
             self._close_quietly()
             self._release(e)
             if isinstance(e, av().FFmpegError | OSError):
-                raise RtstyleError(f"could not write {self.path}: {av_message(e)}; check free "
-                                   "space and permissions") from None
+                raise write_error(self.path, e) from None
             raise
         self._open = True
 
@@ -180,7 +195,10 @@ class VideoFileWriter:
             why = self._nvenc_unavailable(w, h)
             if why is None:
                 codec = "h264_nvenc"
-            elif encoder == "nvenc" or why != "not in this FFmpeg build":
+            elif encoder == "nvenc":  # asked for by name: a fallback would mislead
+                raise RtstyleError(f"--encoder nvenc is unavailable here ({why}); use "
+                                   "--encoder auto to fall back to libx264, or libx264")
+            elif why != "not in this FFmpeg build":
                 log(f"rtstyle: h264_nvenc unavailable ({why}); encoding with libx264")
         if codec == "libx264":
             options = {"crf": str(crf), "preset": preset}
@@ -248,7 +266,12 @@ class VideoFileWriter:
             image = av().VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]),
                                                  format="bgr24")
             image.pts, image.time_base = pts, self._tb
-            self._mux(self._video.encode(image))
+            try:  # the encoder itself may fail (libvpx short of memory), not only the file
+                packets = self._video.encode(image)
+            except (av().FFmpegError, OSError) as e:
+                self._abort_locked()
+                raise write_error(self.path, e) from None
+            self._mux(packets)
             self.frames_written += 1
 
     def write_audio(self, packet) -> None:
@@ -276,8 +299,7 @@ class VideoFileWriter:
                 self._out.mux(p)
         except (av().FFmpegError, OSError) as e:
             self._abort_locked()
-            raise RtstyleError(f"could not write {self.path}: FFmpeg stopped "
-                               f"({av_message(e)}); check free space and permissions") from None
+            raise write_error(self.path, e) from None
 
     def close(self) -> None:
         """Finish encoding and move the file into place; raises if writing failed.
@@ -298,9 +320,7 @@ class VideoFileWriter:
                 raise
             except (av().FFmpegError, OSError) as e:
                 self._abort_locked()
-                raise RtstyleError(f"could not write {self.path}: FFmpeg stopped "
-                                   f"({av_message(e)}); check free space and permissions"
-                                   ) from None
+                raise write_error(self.path, e) from None
             except BaseException:
                 self._abort_locked()
                 raise

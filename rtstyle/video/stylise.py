@@ -22,7 +22,7 @@ from tqdm import tqdm
 from rtstyle.engines.adjust import stylise
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
-from rtstyle.limits import MIN_SIDE
+from rtstyle.limits import MAX_SIDE, MIN_SIDE
 from rtstyle.video.decode import DecodedFrame, FrameReader
 from rtstyle.video.encode import DEFAULT_PRESET, VideoFileWriter
 from rtstyle.video.ffmpeg import lower_priority
@@ -72,14 +72,22 @@ class VideoResult:
 def frame_size(width: int, height: int, max_size: int | None = None,
                size: tuple[int, int] | None = None) -> tuple[int, int]:
     """The working (and output) size: `size` as given, else downscaled so the longer
-    side is at most `max_size` (never upscaled); sides rounded to even for 4:2:0 video."""
+    side is at most `max_size` (never upscaled); sides rounded to even for 4:2:0 video.
+    Without --size a video is held to the bounds an image is (MIN_SIDE..MAX_SIDE a side,
+    after --max-size): a 1x1 video is refused, not upscaled into nothing."""
     if size is not None:
         w, h = size
-    elif max_size and max(width, height) > max_size:
-        scale = max_size / max(width, height)
-        w, h = width * scale, height * scale
     else:
+        if min(width, height) < MIN_SIDE:
+            raise RtstyleError(f"the video is {width}x{height} px, smaller than {MIN_SIDE} px "
+                               "a side; give --size WxH to upscale it")
         w, h = width, height
+        if max_size and max(width, height) > max_size:
+            scale = max_size / max(width, height)
+            w, h = width * scale, height * scale
+        if max(w, h) > MAX_SIDE:
+            raise RtstyleError(f"the video is {width}x{height} px, larger than {MAX_SIDE} px "
+                               "a side; add --max-size (e.g. --max-size 1920)")
     w, h = max(MIN_SIDE, 2 * round(w / 2)), max(MIN_SIDE, 2 * round(h / 2))
     return w, h
 
