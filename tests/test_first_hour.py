@@ -77,3 +77,74 @@ def test_pull_offline_advice_is_a_command_that_downloads_a_folder(monkeypatch):
     assert "raw.githubusercontent" not in text and "\n" not in text
     assert "sparse-checkout set models/style-transfer/udnie" in text
     assert "rtstyle styles import udnie" in text
+
+
+# --- train --init auto ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("arch", "painting", "expected"), [
+    ("lite", "starry_night.jpg", "starry_night-lite"),
+    ("fst", "great_wave.png", "great_wave"),
+    ("lite", "my_dog.jpg", "udnie-lite"),
+    ("fst", "my_dog.jpg", "udnie"),
+])
+def test_init_auto_picks_the_builtin_named_after_the_painting_else_the_default(
+        arch, painting, expected):
+    from pathlib import Path
+
+    from rtstyle.commands.train import resolve_init
+    from rtstyle.styles.modelfile import read_meta
+
+    path = resolve_init("auto", arch, Path(painting))
+    assert path is not None and path.stem == expected
+    assert read_meta(path)["arch"] == arch  # same architecture, so the weights load
+
+
+def test_init_none_and_johnson_train_from_scratch():
+    from pathlib import Path
+
+    from rtstyle.commands.train import resolve_init
+
+    assert resolve_init("none", "lite", Path("udnie.jpg")) is None
+    assert resolve_init("auto", "johnson", Path("udnie.jpg")) is None
+
+
+def test_train_by_default_fine_tunes_a_builtin_and_records_it(tmp_path):
+    from rtstyle.styles.modelfile import read_meta
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.png"),
+                    cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (64, 48)))
+    painting = tmp_path / "my_painting.png"
+    cv2.imwrite(str(painting), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    r = cli("train", "--style-image", str(painting), "--data", str(photos), "-o", "mine",
+            "--arch", "lite", "--size", "32", "--batch", "1", "--steps", "2", "--holdout", "1",
+            "--workdir", str(tmp_path / "work"), "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "starting from built-in 'udnie-lite'" in r.stderr
+    made_by = read_meta(tmp_path / "work" / "mine.safetensors")["made_by"]
+    assert made_by["init"] == "udnie-lite.safetensors"
+    assert made_by["init_history"]  # the built-in's own runs are counted
+
+
+# --- int8 export with no files ----------------------------------------------------------
+
+def test_int8_export_needs_no_files_and_stays_close_to_fp32(tmp_path, monkeypatch):
+    """The README's int8 export, with no $RTSTYLE_ASSETS: it calibrates on the demo clip,
+    says how to do better, and the result stays near fp32 on a picture it never saw."""
+    from rtstyle.engines import open_engine
+    from rtstyle.live.sources.demo import landscape
+    from rtstyle.metrics import psnr
+
+    env = {"RTSTYLE_ASSETS": str(tmp_path / "no-assets")}
+    for precision in ("fp32", "int8"):
+        r = cli("export", "--style", "udnie-lite", "--precision", precision, "-o",
+                str(tmp_path / f"{precision}.onnx"), env=env)
+        assert r.returncode == 0, r.stderr
+    assert "demo clip" in r.stderr and "--calibrate" in r.stderr
+    frame = landscape(160, 120, seed=99)[None]
+    outs = [open_engine(tmp_path / f"{p}.onnx", "onnxruntime").run(frame)
+            for p in ("fp32", "int8")]
+    assert psnr(outs[0], outs[1]) > 25.0
