@@ -148,3 +148,31 @@ def test_int8_export_needs_no_files_and_stays_close_to_fp32(tmp_path, monkeypatc
     outs = [open_engine(tmp_path / f"{p}.onnx", "onnxruntime").run(frame)
             for p in ("fp32", "int8")]
     assert psnr(outs[0], outs[1]) > 25.0
+
+
+# --- blending two styles ----------------------------------------------------------------
+
+def test_blend_engine_mixes_the_two_outputs_per_pixel(photo):
+    from rtstyle.engines import open_engine
+
+    frames = cv2.imread(str(photo))[None]
+    a = open_engine("udnie-lite", "onnxruntime").run(frames).astype(float)
+    b = open_engine("starry_night-lite", "onnxruntime").run(frames).astype(float)
+    for mix in (0.0, 0.3, 1.0):
+        out = open_engine("udnie-lite+starry_night-lite", "onnxruntime", mix=mix).run(frames)
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        assert np.abs(out - ((1 - mix) * a + mix * b)).max() <= 1.0
+
+
+def test_blend_from_the_cli_and_its_bad_inputs(photo, tmp_path):
+    out = tmp_path / "blend.png"
+    r = cli("image", str(photo), "-o", str(out), "--style", "udnie-lite+starry_night-lite",
+            "--mix", "0.3", "--backend", "onnxruntime")
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (60, 80, 3)
+    assert "--mix 2.0 is out of range" in error_line(
+        cli("image", str(photo), "-o", str(out), "--style", "udnie+udnie-lite", "--mix", "2"))
+    assert "blend exactly two styles" in error_line(
+        cli("image", str(photo), "-o", str(out), "--style", "udnie+udnie-lite+great_wave"))
+    assert "did you mean 'udnie'" in error_line(
+        cli("image", str(photo), "-o", str(out), "--style", "udnei+udnie-lite"))

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     # One input: read it first too, so a bad file fails in a moment, not after loading.
     info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
     engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
-                         precision=args.precision)
+                         precision=args.precision, mix=args.mix)
     failed = 0
     for src, dst in jobs:
         try:
