@@ -176,3 +176,29 @@ def test_blend_from_the_cli_and_its_bad_inputs(photo, tmp_path):
         cli("image", str(photo), "-o", str(out), "--style", "udnie+udnie-lite+great_wave"))
     assert "did you mean 'udnie'" in error_line(
         cli("image", str(photo), "-o", str(out), "--style", "udnei+udnie-lite"))
+
+
+# --- GIF output -------------------------------------------------------------------------
+
+def test_video_to_gif_is_a_complete_palette_gif(tmp_path):
+    """`-o x.gif` gives a looping GIF of every frame (at most 15 fps), with its own palette."""
+    from conftest import asset
+
+    src = asset("videos/vtest.avi")
+    out = tmp_path / "clip.gif"
+    r = cli("video", str(src), "-o", str(out), "--end", "1", "--max-size", "160",
+            "--style", "udnie-lite", "--backend", "onnxruntime")
+    assert r.returncode == 0, r.stderr
+    assert f"-> {out}" in r.stdout
+    assert out.read_bytes()[:6] == b"GIF89a"
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.gif"]  # no partial files left
+    import imageio_ffmpeg
+
+    probe = imageio_ffmpeg.read_frames(str(out))
+    meta = next(probe)
+    frames = list(probe)
+    assert meta["size"] == (160, 120)
+    assert 8 <= len(frames) <= 16  # 1 s of vtest.avi's 10 fps, never more than 15 fps
+    colours = {tuple(px) for f in frames[:1]
+               for px in np.frombuffer(f, np.uint8).reshape(-1, 3)[::7]}
+    assert len(colours) > 32  # a palette made for the clip, not a few flat colours
