@@ -202,3 +202,52 @@ def test_video_to_gif_is_a_complete_palette_gif(tmp_path):
     colours = {tuple(px) for f in frames[:1]
                for px in np.frombuffer(f, np.uint8).reshape(-1, 3)[::7]}
     assert len(colours) > 32  # a palette made for the clip, not a few flat colours
+
+
+# --- progress on a pipe ---------------------------------------------------------------
+
+def test_line_progress_prints_plain_lines_with_rate_and_eta():
+    import io
+
+    from rtstyle.progress import LineProgress
+
+    out = io.StringIO()
+    bar = LineProgress(100, "frame", "clip.mp4", every_s=0.0, file=out)
+    for _ in range(10):
+        bar.update(1)
+    bar.set_postfix(loss="0.5")
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue() and len(lines) == 11  # one per update, and the last
+    assert lines[-1].startswith("clip.mp4: 10/100 frames, ") and "frames/s, ETA " in lines[-1]
+    assert lines[-1].endswith("(loss=0.5)")
+
+
+def test_line_progress_is_quiet_between_intervals():
+    import io
+
+    from rtstyle.progress import LineProgress
+
+    out = io.StringIO()
+    bar = LineProgress(None, "step", "train", every_s=3600.0, file=out)
+    for _ in range(1000):
+        bar.update(1)
+    assert out.getvalue() == ""  # a log does not flood
+    bar.close()
+    assert out.getvalue().splitlines() == [out.getvalue().strip()]
+    assert "1000 steps" in out.getvalue() and "ETA" not in out.getvalue()
+
+
+def test_video_on_a_pipe_reports_progress_lines(tmp_path, photo):
+    clip = tmp_path / "clip.mp4"
+    img = cv2.imread(str(photo))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (80, 60))
+    for i in range(12):
+        writer.write(np.roll(img, 4 * i, axis=1))
+    writer.release()
+    r = cli("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--style", "udnie-lite",
+            "--backend", "onnxruntime")  # captured: stderr is a pipe, as with `| tail`
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("clip.mp4: ")]
+    assert lines and "12/12 frames" in lines[-1] and "frames/s" in lines[-1]
+    assert "\r" not in r.stderr
