@@ -251,3 +251,36 @@ def test_video_on_a_pipe_reports_progress_lines(tmp_path, photo):
     lines = [x for x in r.stderr.splitlines() if x.startswith("clip.mp4: ")]
     assert lines and "12/12 frames" in lines[-1] and "frames/s" in lines[-1]
     assert "\r" not in r.stderr
+
+
+# --- bench text -------------------------------------------------------------------------
+
+def _bench_report(engines: list[dict], headline: dict) -> dict:
+    return {"machine": {"date": "2026-12-05", "cpu": "test CPU", "threads": 2},
+            "peak": {"gflops_per_s": 100.0, "method": "test"}, "settings": {"input": "test"},
+            "engines": engines, "headline": headline}
+
+
+def test_bench_text_names_precisions_and_explains_itself():
+    from rtstyle.bench.report import text_table
+
+    base = {"model": "lite", "size": "640x480", "status": "ok", "gflops": 1.2}
+    engines = [
+        {**base, "engine": "torch", "precision": "fp32", "fps": 50.0},
+        {**base, "engine": "openvino", "precision": "bf16", "psnr_vs_torch_db": 45.0,
+         "fps": 90.0},
+        {**base, "engine": "onnxruntime-fp16", "precision": "fp16", "psnr_vs_torch_db": 70.1},
+        {**base, "engine": "onnxruntime-int8", "precision": "int8", "psnr_vs_torch_db": None,
+         "fraction_of_peak": 1.46, "peak_precision": "fp32", "peak_mem_mb": 0.1},
+    ]
+    headline = {"min_psnr_db": 35.0, "full_640x480_speedup_vs_torch": None,
+                "full_640x480_fastest_cpu_engine": None, "lite_640x480_fps": 90.0,
+                "lite_640x480_fastest_cpu_engine": "openvino-bf16", "lite_1280x720_fps": None}
+    text = text_table(_bench_report(engines, headline))
+    table = text.split("\n\n")[1]
+    assert "openvino-bf16" in table and " openvino " not in table
+    assert "onnxruntime-fp16-fp16" not in table
+    assert "exact" not in text and "70.1" in table and "identical" in table
+    assert "146% of fp32" in table and "+peak MB" in table
+    assert "Full net at 640x480: no CPU engine ran this size within 35 dB" in text
+    assert "+peak MB = " in text and "PSNR dB = " in text
