@@ -7,6 +7,7 @@ Each sub-command is a module in rtstyle/commands/ with `add_parser(subparsers)` 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import pkgutil
@@ -20,8 +21,47 @@ from rtstyle.errors import RtstyleError
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
+def _nearest(word: str, candidates: list[str]) -> str | None:
+    near = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """argparse with "did you mean" for mistyped flags, sub-commands and choices: the idea
+    of Python 3.14's `suggest_on_error`, for 3.10+. Sub-parsers inherit the class."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        if action.choices is not None and value not in action.choices:
+            near = _nearest(str(value), [str(c) for c in action.choices])
+            if near:
+                raise argparse.ArgumentError(
+                    action, f"invalid choice: {value!r}; did you mean {near!r}?")
+        super()._check_value(action, value)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            sub = self._command_parser(ns) or self
+            flags = [o for a in sub._actions for o in a.option_strings]
+            for extra in extras:
+                near = _nearest(extra.split("=", 1)[0], flags) if extra.startswith("-") else None
+                if near:
+                    sub.error(f"unrecognized argument {extra}; did you mean {near}?")
+            sub.error("unrecognized arguments: " + " ".join(extras))
+        return ns
+
+    def _command_parser(self, ns: argparse.Namespace) -> argparse.ArgumentParser | None:
+        """The sub-command's parser, whose usage and flags fit an error in its arguments."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                sub = action.choices.get(getattr(ns, action.dest, None))
+                if isinstance(sub, SuggestingParser):
+                    return sub._command_parser(ns) or sub
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="rtstyle", description="Real-time neural style transfer for webcams and videos.")
     parser.add_argument("--version", action="version", version=f"rtstyle {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

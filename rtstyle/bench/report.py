@@ -13,23 +13,34 @@ from rtstyle.errors import RtstyleError
 COLUMNS = [("model", "model"), ("size", "size"), ("engine", "engine"), ("precision", "prec"),
            ("gflops", "GFLOP"), ("ms_median", "ms med"), ("ms_p95", "ms p95"), ("fps", "FPS"),
            ("speedup_vs_torch", "x torch"), ("gflops_per_s", "GFLOP/s"),
-           ("fraction_of_peak", "% peak"), ("peak_mem_mb", "mem MB"),
+           ("fraction_of_peak", "% peak"), ("peak_mem_mb", "+peak MB"),
            ("psnr_vs_torch_db", "PSNR dB"), ("runs", "runs")]
 
 
 TITLES = {"full": "full net (fst)", "lite": "lite net", "swap": "style-swap"}
 
 
+def engine_label(rec: dict) -> str:
+    """An engine named by backend and precision, e.g. `openvino-bf16`, never a bare
+    `openvino` that runs bf16."""
+    name, precision = rec["engine"], rec.get("precision")
+    return name if not precision or name.endswith(precision) else f"{name}-{precision}"
+
+
 def _cell(rec: dict, key: str) -> str:
     value = rec.get(key)
+    if key == "engine":
+        return engine_label(rec)
     if key == "psnr_vs_torch_db" and rec["engine"] == "torch":
         return "ref"
-    if key == "psnr_vs_torch_db" and value is None and rec.get("status") == "ok":
-        return "exact"
+    if key == "psnr_vs_torch_db" and value is None and key in rec and rec.get("status") == "ok":
+        return "identical"  # bit-equal to torch fp32: PSNR is infinite
     if value is None:
         return "-"
-    if key == "fraction_of_peak":
-        return f"{100 * value:.0f}%"
+    if key == "fraction_of_peak":  # of this precision's peak; else of fp32's, said so
+        kind = rec.get("peak_precision")
+        return f"{100 * value:.0f}%" + (f" of {kind}" if kind and kind != rec.get("precision")
+                                        else "")
     if key == "speedup_vs_torch":
         return f"{value:.2f}x"
     if isinstance(value, float):
@@ -110,18 +121,34 @@ def text_table(report: dict) -> str:
         lines.append(f"pipeline {name}: {pipeline_summary(rec)}")
     for key, value in report.get("missing", {}).items():
         lines.append(f"not benchmarked: {key} ({value})")
+    return "\n".join(lines + ["", *footer(report)])
+
+
+def footer(report: dict) -> list[str]:
+    """The headline figures, each saying what it is and why one may be missing, then
+    what the less obvious columns mean."""
     h = report["headline"]
-    full = (f"fastest CPU engine {h['full_640x480_fastest_cpu_engine']} at "
-            f"{h['full_640x480_speedup_vs_torch']}x torch eager"
-            if h["full_640x480_speedup_vs_torch"] else "not measured")
-    lite = "; ".join(
-        f"lite net {size}: " + (f"{h[f'lite_{size}_fps']} FPS "
-                                f"({h[f'lite_{size}_fastest_cpu_engine']})"
-                                if h.get(f"lite_{size}_fps") else "not measured")
-        for size in ("640x480", "1280x720"))
-    lines += ["", f"full net 640x480: {full} (engines within {h.get('min_psnr_db', 35)} dB of "
-              f"torch fp32); {lite}"]
-    return "\n".join(lines)
+    db = h.get("min_psnr_db", HEADLINE_MIN_PSNR)
+    why = (f"no CPU engine ran this size within {db:g} dB of torch fp32; add it with "
+           "--sizes")
+    full = (f"{h['full_640x480_fastest_cpu_engine']} is the fastest CPU engine within "
+            f"{db:g} dB of torch fp32, {h['full_640x480_speedup_vs_torch']}x torch eager"
+            if h["full_640x480_speedup_vs_torch"] else why)
+    lines = [f"Full net at 640x480: {full}."]
+    for size in ("640x480", "1280x720"):
+        fps = h.get(f"lite_{size}_fps")
+        best = (f"{fps} FPS on {h[f'lite_{size}_fastest_cpu_engine']}, the fastest CPU engine "
+                f"within {db:g} dB" if fps else why)
+        lines.append(f"Lite net at {size}: {best}.")
+    lines += ["Columns: engine = backend-precision; ms med/p95 = one frame's latency; "
+              "x torch = speed-up over torch eager fp32;",
+              "  % peak = achieved GFLOP/s over this machine's matmul peak at the engine's "
+              "precision ('of fp32' where that precision's peak was not measured);",
+              "  +peak MB = how far loading and running this engine raised the process's peak "
+              "resident memory (near 0 when it fit under an earlier engine's peak);",
+              "  PSNR dB = output against torch fp32 on the same frame (identical: "
+              "bit-equal); runs = timed runs."]
+    return lines
 
 
 def markdown(report: dict) -> str:

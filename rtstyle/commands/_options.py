@@ -18,7 +18,9 @@ REALTIME_STYLE = "udnie-lite"  # webcam default: a lite net keeps up with a came
 def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_STYLE) -> None:
     p.add_argument("--style", default=default_style,
                    help="style name from `rtstyle styles list`, or a .safetensors/.onnx file "
-                        f"(default: {default_style})")
+                        f"(default: {default_style}); a+b blends two styles")
+    p.add_argument("--mix", type=float, default=0.5,
+                   help="with --style a+b: the share of b, 0..1 (default 0.5)")
     p.add_argument("--style-image", type=Path, default=None, metavar="PAINTING",
                    help="style-swap: any painting as the style, no training (overrides --style)")
     p.add_argument("--backend", default="auto",

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         check_image_output(dst)
 
     engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
-                         precision=args.precision)
+                         precision=args.precision, mix=args.mix)
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src, args.max_size), args.max_size)
         write_image(dst, stylise(engine, img[None], args.strength, args.preserve_colors)[0])

@@ -12,6 +12,10 @@ from rtstyle.train import (
     DEFAULT_WEIGHTS,
 )
 
+# --init auto without a built-in named after the painting: the cleanest built-in per arch.
+# johnson has no built-in, so it trains from scratch.
+DEFAULT_INIT = {"fst": "udnie", "lite": "udnie-lite"}
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -55,9 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                    help="stop after this many minutes of training (in all, across resumes) "
                         "and write the model as it is")
-    p.add_argument("--init", type=Path, default=None, metavar="MODEL",
-                   help="start from a trained model of the same --arch (a style name's file or "
-                        "a .safetensors path); fine-tuning to a new painting needs far fewer steps")
+    p.add_argument("--init", default="auto", metavar="auto|none|MODEL",
+                   help="start from a trained model of the same --arch: auto (default) picks "
+                        "the nearest built-in (the one named after the painting's file, else "
+                        f"{', '.join(DEFAULT_INIT.values())} per arch); none trains from "
+                        "scratch; or a style name or .safetensors path. Fine-tuning needs far "
+                        "fewer steps")
     p.add_argument("--holdout", type=int, default=4, help="photos held out of training (default 4)")
     p.add_argument("--licence", default=None, help="licence recorded in the model file")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -70,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rtstyle.errors import RtstyleError
     from rtstyle.files import ensure_dir
-    from rtstyle.styles.catalogue import check_catalogue_writable, find_style, home
+    from rtstyle.styles.catalogue import check_catalogue_writable, home
     from rtstyle.train.trainer import TrainConfig, train
 
     _check_args(args)  # every option, and where the result goes, before any slow work
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError(f"--style-image {args.style_image} does not exist; give a painting")
     if args.threads:
         torch.set_num_threads(args.threads)
-    init = find_style(str(args.init)).path if args.init else None
+    init = resolve_init(args.init, args.arch, args.style_image)
     layers = {k: [x.strip() for x in getattr(args, k).split(",") if x.strip()]
               for k in ("content_layers", "style_layers")}
     extra = {"licence": args.licence} if args.licence else {}
@@ -105,6 +112,29 @@ def run(args: argparse.Namespace) -> int:
           f"(content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}); "
           f"model {result.model}, registered as user style '{cfg.name}'")
     return 0
+
+
+def resolve_init(init: str, arch: str, painting: Path) -> Path | None:
+    """The model file training starts from. `auto`: the built-in net of this arch named
+    after the painting's file (starry_night.jpg -> starry_night / starry_night-lite), else
+    DEFAULT_INIT[arch]; a cheap rule that needs no painting the package does not ship."""
+    import sys
+
+    from rtstyle.styles.catalogue import BUILTIN_DIR, find_style
+    from rtstyle.styles.modelfile import read_meta
+
+    if init == "none":
+        return None
+    if init != "auto":
+        return find_style(init).path
+    suffix = "-lite" if arch == "lite" else ""
+    for name in (painting.stem + suffix, DEFAULT_INIT.get(arch)):
+        path = BUILTIN_DIR / f"{name}.safetensors"
+        if name and path.is_file() and read_meta(path).get("arch") == arch:
+            print(f"rtstyle: starting from built-in '{name}' (--init auto); --init none "
+                  "trains from scratch", file=sys.stderr)
+            return path
+    return None
 
 
 def _check_args(args: argparse.Namespace) -> None:

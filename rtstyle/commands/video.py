@@ -86,6 +86,23 @@ def _jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     return [(p, dst / n) for p, n in zip(videos, names, strict=True)]
 
 
+def _stylise(engine: object, src: Path, dst: Path, **kw: object) -> object:
+    """stylise_video, or for a .gif output: stylise to a near-lossless MP4 in a temporary
+    folder, then re-encode it as a palette-optimised GIF (video/gif.py)."""
+    import dataclasses
+    import tempfile
+
+    from rtstyle.video.gif import is_gif, video_to_gif
+    from rtstyle.video.stylise import stylise_video
+
+    if not is_gif(dst):
+        return stylise_video(engine, src, dst, **kw)
+    with tempfile.TemporaryDirectory(prefix="rtstyle-gif-") as tmp:
+        result = stylise_video(engine, src, Path(tmp) / "clip.mp4", **{**kw, "crf": 12})
+        video_to_gif(Path(tmp) / "clip.mp4", dst)
+    return dataclasses.replace(result, dst=dst)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -97,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.files import check_writable
     from rtstyle.limits import check_batch, check_threads, parse_size
     from rtstyle.video.encode import DEFAULT_PRESET, check_preset, container_of
+    from rtstyle.video.gif import is_gif
     from rtstyle.video.probe import probe_video
-    from rtstyle.video.stylise import VideoInterrupted, stylise_video
+    from rtstyle.video.stylise import VideoInterrupted
 
     # `kill` (SIGTERM) stops like Ctrl-C: the unfinished file is removed, exit 130.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -111,16 +129,17 @@ def run(args: argparse.Namespace) -> int:
     preset = check_preset(args.preset or DEFAULT_PRESET)
     jobs = _jobs(args.input, args.output)
     for _, dst in jobs:  # output problems fail before the model loads
-        container_of(dst)
+        if not is_gif(dst):
+            container_of(dst)
         check_writable(dst)
     # One input: read it first too, so a bad file fails in a moment, not after loading.
     info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
     engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
-                         precision=args.precision)
+                         precision=args.precision, mix=args.mix)
     failed = 0
     for src, dst in jobs:
         try:
-            result = stylise_video(
+            result = _stylise(
                 engine, src, dst, max_size=args.max_size, size=size, start=args.start,
                 end=args.end, crf=args.crf, strength=args.strength,
                 keep_colors=args.preserve_colors, stabilize=args.stabilize, batch=args.batch,

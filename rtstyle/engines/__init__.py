@@ -20,6 +20,7 @@ from rtstyle.engines import (  # noqa: F401
     torch_engine,
 )
 from rtstyle.engines.base import Engine
+from rtstyle.engines.blend import blend_parts, open_blend
 from rtstyle.errors import RtstyleError
 from rtstyle.images import IMAGE_SUFFIXES
 from rtstyle.styles.catalogue import Style, find_style
@@ -42,11 +43,15 @@ def is_painting(spec: str | Path) -> bool:
 
 def open_engine(style: Style | str | Path, backend: str = "auto",
                 threads: int | None = None, swap: Budget | None = None,
-                precision: str | None = None) -> Engine:
+                precision: str | None = None, mix: float = 0.5) -> Engine:
     """Load `style` on `backend`: a Style, a catalogue name, a model-file path, or a
     painting (image file), which gives a style-swap engine limited by the `swap` budget.
     `precision` (None or "auto": the backend's policy) is checked against the backend's
-    `precisions`; `auto` then only considers backends that offer it."""
+    `precisions`; `auto` then only considers backends that offer it. "a+b" opens both and
+    blends their outputs, `mix` of b (engines/blend.py)."""
+    if not isinstance(style, Style) and (parts := blend_parts(style)):
+        return open_blend(parts, mix, lambda one: open_engine(one, backend, threads, swap,
+                                                              precision))
     forced = precision not in (None, "auto")
     if not isinstance(style, Style) and is_painting(style):
         from rtstyle.engines.swap import open_swap_engine

@@ -45,6 +45,12 @@ BUILTIN_DIR = Path(__file__).resolve().parents[1] / "builtin"
 SUFFIXES = (".safetensors", ".onnx")
 ML5_URL = ("https://raw.githubusercontent.com/ml5js/ml5-data-and-models/main/models/"
            "style-transfer/{style}/{file}")
+# A git folder cannot be downloaded from a raw URL; a sparse clone fetches just one style.
+ML5_SPARSE_CLONE = ("git clone --depth 1 --filter=blob:none --sparse "
+                    "https://github.com/ml5js/ml5-data-and-models && git -C "
+                    "ml5-data-and-models sparse-checkout set models/style-transfer/{style}")
+# Names that look like a file, not a catalogue name: a missing one is a missing file.
+MODEL_LIKE_SUFFIXES = (*SUFFIXES, ".pth", ".pt", ".t7", ".ckpt", ".bin", ".json")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # used with fullmatch: no "$\\n" hole
 MAX_NAME = 64
 LOCK_TIMEOUT_S = 120.0
@@ -198,7 +204,7 @@ def find_style(name_or_path: str) -> Style:
         return Style(p.stem, p, "file", EngineFile.read(p).header.get("style_meta", {}))
     if p.suffix in SUFFIXES and (p.exists() or os.sep in name_or_path):
         if not p.is_file():
-            raise RtstyleError(f"model file {p} does not exist")
+            raise RtstyleError(f"model file {p} does not exist; check the path")
         return Style(p.stem, p, "file", read_style_meta(p))
     styles = {s.name: s for s in list_styles()}
     if name_or_path in styles:
@@ -206,10 +212,28 @@ def find_style(name_or_path: str) -> Style:
         if "error" in style.meta:
             raise RtstyleError(style.meta["error"])
         return style
+    if _looks_like_file(name_or_path):
+        raise _not_a_model_file(p)
     near = difflib.get_close_matches(name_or_path, list(styles), n=1, cutoff=0.5)
     hint = f"did you mean '{near[0]}'? " if near else ""
     raise RtstyleError(f"unknown style {name_or_path!r}; {hint}see `rtstyle styles list`, or "
                        "`rtstyle styles import`/`pull` to add one")
+
+
+def _looks_like_file(text: str) -> bool:
+    """A path or model file name (a slash, or a model file's suffix), not a style name."""
+    return "/" in text or os.sep in text or Path(text).suffix.lower() in MODEL_LIKE_SUFFIXES
+
+
+def _not_a_model_file(p: Path) -> RtstyleError:
+    if not p.exists():
+        return RtstyleError(f"model file {p} does not exist (looked in {Path.cwd()}); check "
+                            "the path, or see `rtstyle styles list` for style names")
+    if p.is_dir():
+        return RtstyleError(f"{p} is a folder; import an ml5 checkpoint folder first with "
+                            f"`rtstyle styles import {p}`")
+    return RtstyleError(f"{p} is not a model file rtstyle runs directly (.safetensors, .onnx, "
+                        f".engine); import it first with `rtstyle styles import {p}`")
 
 
 @contextlib.contextmanager
@@ -324,9 +348,10 @@ def pull_style(name: str, timeout: float = 30.0) -> Style:
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reason = getattr(e, "reason", e)
             raise RtstyleError(
-                f"cannot download '{name}' ({reason}); check your network, or download "
-                f"{ML5_URL.format(style=name, file='')} elsewhere and run "
-                "`rtstyle styles import FOLDER`") from e
+                f"cannot download '{name}' ({reason}); check your network, or on a machine "
+                f"online run `{ML5_SPARSE_CLONE.format(style=name)}`, copy the folder "
+                f"ml5-data-and-models/models/style-transfer/{name} here and run "
+                f"`rtstyle styles import {name}`") from e
         return import_style(folder, name)
 
 

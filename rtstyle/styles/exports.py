@@ -15,6 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
@@ -25,6 +26,9 @@ from rtstyle.export.tensorrt import ENGINE_SUFFIX, Profile
 from rtstyle.files import atomic_output, check_writable
 from rtstyle.styles.catalogue import Style, cache_dir, find_style
 from rtstyle.styles.modelfile import load_net
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMATS = ("onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -41,6 +45,10 @@ class ExportRequest:
     output: Path | None = None
     calibrate: list[Path] | None = None  # int8 calibration photos / videos / folders
     calibration_frames: int = 16
+    # int8 without `calibrate`: frames the caller made (the command passes the built-in
+    # demo clip's), at `size` or CALIBRATION_SIZE, so int8 works with no files at all.
+    fallback_frames: list[np.ndarray] | None = None
+    fallback_source: str = "built-in frames"
 
 
 def onnx_file(style: Style, precision: str = "fp32") -> Path:
@@ -86,19 +94,6 @@ def _fp32_graph(style: Style, size: tuple[int, int] | None) -> onnx.ModelProto:
         return onnx.load(str(path))
 
 
-def _default_calibration() -> list[Path]:
-    """$RTSTYLE_ASSETS' photos and videos, when the development assets are around."""
-    import os
-
-    root = os.environ.get("RTSTYLE_ASSETS")
-    found = [Path(root) / d for d in ("photos", "train-photos", "videos")] if root else []
-    found = [p for p in found if p.is_dir()]
-    if not found:
-        raise RtstyleError("int8 needs calibration frames; give --calibrate with a folder of "
-                           "photos or a video like what you will stylise")
-    return found
-
-
 def _convert(fp32: onnx.ModelProto, req: ExportRequest) -> tuple[onnx.ModelProto, dict]:
     """The graph at the requested precision, and the metadata to add."""
     if req.precision == "fp32":
@@ -109,13 +104,22 @@ def _convert(fp32: onnx.ModelProto, req: ExportRequest) -> tuple[onnx.ModelProto
         return to_fp16(fp32), {}
     from rtstyle.export.quantize import CALIBRATION_SIZE, calibration_frames, quantize_int8
 
-    sources = req.calibrate or _default_calibration()
-    frames = calibration_frames(sources, req.calibration_frames, req.size or CALIBRATION_SIZE)
+    if req.calibrate:
+        sources = [str(s) for s in req.calibrate]
+        frames = calibration_frames(req.calibrate, req.calibration_frames,
+                                    req.size or CALIBRATION_SIZE)
+    elif req.fallback_frames:
+        sources, frames = [req.fallback_source], req.fallback_frames
+        print(f"rtstyle: calibrating on the {req.fallback_source}; for the best int8 result "
+              "give --calibrate with photos or a video like yours", file=sys.stderr)
+    else:
+        raise RtstyleError("int8 needs calibration frames; give --calibrate with a folder of "
+                           "photos or a video like what you will stylise")
     target = "tensorrt" if req.format == "tensorrt" else "cpu"
     print(f"calibrating int8 on {len(frames)} frames ...", file=sys.stderr)
     q = quantize_int8(fp32, frames, target)
     return q, {"int8": {"target": target, "calibration_frames": len(frames),
-                        "calibration_sources": [str(s) for s in sources]}}
+                        "calibration_sources": sources}}
 
 
 def export_style(req: ExportRequest) -> Path:

@@ -208,7 +208,7 @@ def _write_samples(path: Path, net: torch.nn.Module, photos: list[torch.Tensor])
 
 def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir."""
-    from tqdm import tqdm
+    from rtstyle.progress import progress_bar
 
     if cfg.size < 32 or cfg.batch < 1 or cfg.steps < 1:
         raise RtstyleError("--size must be >= 32, --batch and --steps >= 1")
@@ -250,7 +250,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             "identity": cfg.identity(), "rng": sampler.gen.get_state().tolist()})
 
     step, interrupted = start, False
-    bar = tqdm(total=cfg.steps, initial=start, unit="step", desc=cfg.name, disable=not progress)
+    bar = progress_bar(cfg.steps, "step", cfg.name, progress, initial=start)
     with _stop_requests() as stop:
         while step < cfg.steps:
             x = sampler.batch(cfg.batch)

@@ -23,6 +23,7 @@ from rtstyle.engines.adjust import stylise
 from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.limits import MAX_SIDE, MIN_SIDE
+from rtstyle.progress import progress_bar
 from rtstyle.video.decode import DecodedFrame, FrameReader
 from rtstyle.video.encode import DEFAULT_PRESET, VideoFileWriter
 from rtstyle.video.ffmpeg import lower_priority
@@ -126,7 +127,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                   decode_threads: int = 1, encode_threads: int = 1) -> VideoResult:
     """Stylise `src` into `dst` with `engine`, keeping audio, frame count and timing.
 
-    progress: show a progress bar (None: only on a terminal).
+    progress: False for none; else a bar on a terminal, a line every few seconds on a pipe.
     info: `probe_video(src, start, end)`, if the caller already has it.
     preset, encoder: x264 preset; "libx264", "nvenc" or "auto" (see VideoFileWriter)."""
     src, dst = Path(src), Path(dst)
@@ -155,8 +156,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     errors: list[BaseException] = []
     done = 0
     first: float | None = None
-    bar = tqdm(total=info.frames, unit="frame", desc=src.name, dynamic_ncols=True,
-               disable=None if progress is None else not progress, smoothing=0.05)
+    bar = progress_bar(info.frames, "frame", src.name, progress, smoothing=0.05)
 
     def stage(fn):
         def body() -> None:
