@@ -23,7 +23,9 @@ STRENGTH_STEP = 0.1
 
 @dataclass
 class Controls:
-    """The display thread writes, the worker reads (plain attributes: no torn values)."""
+    """What every live output is made with: the webcam's keys, a browser's settings and
+    the stream's defaults all set one of these, and the worker reads it once a frame
+    (plain attributes: no torn values)."""
 
     strength: float = 1.0
     preserve_colors: bool = False

@@ -110,6 +110,14 @@ class Pipeline:
         finally:
             self.switcher.close()
 
+    def release(self) -> None:
+        """After leaving the context (or failing to enter it): close every sink and let go
+        of the source unless the capture thread still holds it."""
+        for sink in self.sinks:
+            sink.close()
+        if not self.capture.is_alive():
+            self.source.release()
+
     @property
     def error(self) -> str | None:
         return self.capture.error or self.worker.error or self.stalled
