@@ -36,8 +36,11 @@ class Broadcast:
 
     @property
     def showing(self) -> str | None:
+        """What the stream shows, named as the clients' styles are (a menu id)."""
         last = self.pipeline.last
-        return last.style if last is not None else None
+        if last is None:
+            return None
+        return last.style if last.style.startswith("original") else f"style:{last.style}"
 
     def _run(self) -> None:
         try:
