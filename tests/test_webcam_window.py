@@ -3,6 +3,7 @@ grabbing the real screen (ImageMagick `import`) and pressing real keys (xdotool)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -193,3 +194,77 @@ def test_tab_switches_the_window_to_style_swap_paintings(tmp_path, rtstyle_home,
         app.kill()
     assert app.returncode == 0, err
     assert "switched to great_wave in" in err and "switched to udnie in" in err
+
+
+def screen(display: str) -> np.ndarray:
+    png = subprocess.run(["import", "-display", display, "-window", "root", "png:-"],
+                         capture_output=True, check=True, timeout=30).stdout
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def geometry_of(display: str, win: str) -> dict:
+    return {k: int(v) for k, v in (line.split("=") for line in x(
+        display, "xdotool", "getwindowgeometry", "--shell", win).split())}
+
+
+def shows_scaled(display: str, win: str, expected: np.ndarray, size: tuple[int, int],
+                 deadline_s: float = 30) -> np.ndarray:
+    """Until the window is `size` and shows `expected` scaled to fill it."""
+    end, g, got = time.monotonic() + deadline_s, {}, None
+    want = cv2.resize(expected, size, interpolation=cv2.INTER_LINEAR)
+    while time.monotonic() < end:
+        g = geometry_of(display, win)
+        if (g["WIDTH"], g["HEIGHT"]) == size:
+            got = screen(display)[g["Y"]:g["Y"] + size[1], g["X"]:g["X"] + size[0]]
+            if got.shape == want.shape and psnr(got[size[1] // 2:], want[size[1] // 2:]) > 28:
+                return got
+        time.sleep(0.3)
+    raise AssertionError(f"window {g}, wanted {size} showing the frame scaled")
+
+
+def test_keys_count_every_press_help_keeps_the_hud_resize_and_fullscreen(
+        tmp_path, rtstyle_home, display):
+    """Issue 29: h shows the keys without hiding the FPS overlay; the window resizes and
+    goes fullscreen on f; five quick presses of - move the strength five steps."""
+    from rtstyle.engines import open_engine
+
+    alpha = tiny_style(rtstyle_home, "alpha", 1)
+    clip, frame = still_clip(tmp_path)
+    expect = open_engine(alpha, "onnxruntime").run(frame[None])[0]
+    stats = tmp_path / "stats.json"
+    app = start_app(display, "--source", str(clip), "--style", "alpha",
+                    "--stats-json", str(stats))
+    try:
+        win, geometry = window_geometry(display)
+        wait_for(display, geometry, expect, app, tmp_path / "alpha.png")
+        x(display, "xdotool", "windowfocus", "--sync", win, "key", "h")
+        time.sleep(1.5)
+        shot = grab(display, geometry)
+        cv2.imwrite(str(tmp_path / "help.png"), shot)
+        hud, card = shot[:30, :100], shot[60:200, 40:300]
+        assert np.median(hud) < 0.5 * np.median(expect[:30, :100])  # the HUD's dark box
+        assert (hud.min(axis=2) > 200).sum() > 30  # with its text
+        assert np.median(card) < 0.5 * np.median(expect[60:200, 40:300])  # and the card
+        x(display, "xdotool", "key", "h")
+
+        x(display, "xdotool", "windowsize", "--sync", win, "480", "360")
+        cv2.imwrite(str(tmp_path / "resized.png"),
+                    shows_scaled(display, win, expect, (480, 360)))
+        x(display, "xdotool", "key", "f")
+        cv2.imwrite(str(tmp_path / "fullscreen.png"),
+                    shows_scaled(display, win, expect, (640, 480)))  # the whole screen
+        x(display, "xdotool", "key", "f")
+        end = time.monotonic() + 30
+        while geometry_of(display, win)["WIDTH"] == 640 and time.monotonic() < end:
+            time.sleep(0.2)
+        assert geometry_of(display, win)["WIDTH"] < 640
+
+        # Quick presses, 40 ms apart (faster than anyone types): every one counts.
+        x(display, "xdotool", "key", "--delay", "40", *["minus"] * 5, "plus", "plus")
+        time.sleep(1.0)
+        x(display, "xdotool", "key", "q")
+        err = app.communicate(timeout=60)[1]
+    finally:
+        app.kill()
+    assert app.returncode == 0, err
+    assert json.loads(stats.read_text())["controls"]["strength"] == pytest.approx(0.7)

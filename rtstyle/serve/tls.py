@@ -69,7 +69,7 @@ def self_signed(host: str) -> tuple[Path, Path]:
     if cert.is_file() and key.is_file():
         try:
             old = x509.load_pem_x509_certificate(cert.read_bytes())
-            covered = {str(n) for n in old.extensions.get_extension_for_class(
+            covered = {str(n.value) for n in old.extensions.get_extension_for_class(
                 x509.SubjectAlternativeName).value}
             left = old.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
             if set(names) <= covered and left > datetime.timedelta(days=RENEW_DAYS):
