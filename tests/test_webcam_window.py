@@ -44,9 +44,9 @@ def display():
     xvfb.wait(10)
 
 
-def x(display: str, *cmd: str) -> str:
+def x(display: str, *cmd: str, timeout: float = 30) -> str:
     return subprocess.run(cmd, env={**os.environ, "DISPLAY": display}, capture_output=True,
-                          text=True, check=True, timeout=30).stdout
+                          text=True, check=True, timeout=timeout).stdout
 
 
 def grab(display: str, geometry: dict) -> np.ndarray:
@@ -102,7 +102,9 @@ def start_app(display: str, *args: str, env: dict | None = None) -> subprocess.P
 
 def window_geometry(display: str) -> tuple[str, dict]:
     """The app's window and its geometry, once it has taken the frame's size."""
-    win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle").split()[0]
+    # The window opens once the first style is loaded: ~30 s on a busy 2-core machine.
+    win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle",
+            timeout=180).split()[0]
     end = time.monotonic() + 120
     while time.monotonic() < end:  # the window takes the frame's size on the first frame
         geometry = {k: int(v) for k, v in (line.split("=") for line in x(
