@@ -204,3 +204,22 @@ def test_https_page_in_chromium_plays_stylised_with_mirror_and_keep_colours(tmp_
     assert got["favicon"] == [200, "image/png"]
     assert "udnie-lite" in got["overlay"] and " ms" in got["overlay"]
     assert (rtstyle_home / "serve" / "tls" / "cert.pem").is_file()
+
+
+def test_a_lan_server_prints_a_url_per_address_with_its_token_and_a_qr_code():
+    from rtstyle.serve import ice
+    from rtstyle.serve.app import ServeConfig, ready_lines
+
+    lines = ready_lines(ServeConfig(host="0.0.0.0", token="secret-token-1",
+                                    tls=ssl.create_default_context()), 8443, False)
+    urls = [line.split()[-1] for line in lines if line.startswith("rtstyle serve: ")]
+    assert lines[0].startswith("rtstyle serve: open https://")
+    assert all(u.startswith("https://") and u.endswith(":8443/?token=secret-token-1")
+               for u in urls)
+    lan = [a for a in ice.machine_addresses() if "." in a and not a.startswith("127.")]
+    assert {u.split("//")[1].split(":")[0] for u in urls} == set(lan or ["127.0.0.1"])
+    pytest.importorskip("segno")
+    qr = lines[len(urls):]
+    assert len(qr) > 10 and all(len(row) == len(qr[0]) for row in qr)  # a square of blocks
+    # A loopback server prints its one URL, no QR code.
+    assert len(ready_lines(ServeConfig(), 8080, False)) == 1
