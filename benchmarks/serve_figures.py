@@ -62,33 +62,56 @@ def browser_clients(tmp: Path, seconds: float, shot: Path | None) -> list[dict]:
     return rows
 
 
+class _Pool:
+    """The serve pool's engine for one style, as the live worker's engine choice."""
+
+    def __init__(self, key: str = "style:udnie-lite") -> None:
+        from rtstyle.serve.pool import EnginePool
+
+        self.key, self.pool = key, EnginePool()
+        self.pool.acquire(key, key.split(":", 1)[1])
+        while self.pool.state(key) == "loading":
+            time.sleep(0.2)
+
+    def current(self):
+        return self.pool.current(self.key)
+
+    def close(self) -> None:
+        self.pool.release(self.key)
+
+
+class _Collect:
+    """The worker's outlet: keeps every output."""
+
+    def __init__(self) -> None:
+        self.outputs: list = []
+
+    def put(self, out) -> None:
+        self.outputs.append(out)
+
+    def close(self) -> None:
+        pass
+
+
 def live_flicker(seconds: float) -> dict:
     """The server's live path (capture thread -> newest slot -> worker) on vtest.avi."""
+    from rtstyle.live import Controls, InferWorker, NewestSlot
     from rtstyle.live.capture import CaptureThread
     from rtstyle.live.sources import open_source
     from rtstyle.metrics import flicker
-    from rtstyle.serve.pool import EnginePool
-    from rtstyle.serve.worker import Controls, FrameWorker
 
-    pool = EnginePool()
-    pool.acquire("style:udnie-lite", "udnie-lite")
-    while pool.state("style:udnie-lite") == "loading":
-        time.sleep(0.2)
+    engines = _Pool()
     rows = {}
     for stabilize in (False, True, False, True):  # A B A B: load drifts
-        content, styled, pending = [], [], {}
+        slot, sink, decode_log = NewestSlot(), _Collect(), []
 
-        def decode(img, pending=pending):
-            pending["c"] = img
+        def decode(img, decode_log=decode_log):  # the frames the worker really took
+            decode_log.append(img)
             return img
-
-        def deliver(frame, t, content=content, styled=styled, pending=pending):
-            content.append(pending["c"])
-            styled.append(frame)
-
-        worker = FrameWorker(pool, Controls("style:udnie-lite"), deliver, stabilize, decode)
+        worker = InferWorker(slot, sink, engines, Controls(), stabilize=stabilize,
+                             decode=decode)
         source = open_source(str(ASSETS / "videos" / "vtest.avi"), (640, 480))
-        cap = CaptureThread(source, worker.slot, (640, 480))
+        cap = CaptureThread(source, slot, (640, 480))
         worker.start()
         cap.start()
         t0 = time.monotonic()
@@ -98,14 +121,17 @@ def live_flicker(seconds: float) -> dict:
         cap.join(5)
         worker.join(5)
         dt = time.monotonic() - t0
+        n = min(len(sink.outputs), len(decode_log))
+        styled = [o.image for o in sink.outputs[:n]]
+        content = decode_log[:n]
         key = "stabilized" if stabilize else "plain"
         row = rows.setdefault(key, {"flicker": [], "fps": [], "work_ms_p50": []})
         row["flicker"].append(round(flicker(styled, content), 3))
         row["fps"].append(round(len(styled) / dt, 1))
-        row["work_ms_p50"].append(round(float(np.median(worker.work_ms)), 1))
+        row["work_ms_p50"].append(round(worker.frame_s * 1000, 1))
         rows["content_flicker"] = round(flicker(content, content), 3)
         rows["source_fps"] = source.fps
-    pool.release("style:udnie-lite")
+    engines.close()
     rows["reduction"] = round(1 - np.mean(rows["stabilized"]["flicker"])
                               / np.mean(rows["plain"]["flicker"]), 3)
     return rows
@@ -114,30 +140,26 @@ def live_flicker(seconds: float) -> dict:
 def every_frame_flicker(frames: int = 60) -> dict:
     """The same worker with no frame dropped (what a machine that keeps up gets): plain,
     the half-size flow used live, and the full-size flow of `rtstyle video`."""
+    from rtstyle.live import Controls, Frame, InferWorker, NewestSlot
     from rtstyle.metrics import flicker
-    from rtstyle.serve.pool import EnginePool
-    from rtstyle.serve.worker import Controls, FrameWorker
     from rtstyle.video.stabilize import Stabilizer
 
     cap = cv2.VideoCapture(str(ASSETS / "videos" / "vtest.avi"))
     content = [cv2.resize(cap.read()[1], (640, 480), interpolation=cv2.INTER_AREA)
                for _ in range(frames)]
     cap.release()
-    pool = EnginePool()
-    pool.acquire("style:udnie-lite", "udnie-lite")
-    while pool.state("style:udnie-lite") == "loading":
-        time.sleep(0.2)
+    engines = _Pool()
     out = {"frames": frames, "content": round(flicker(content, content), 3)}
     for name, stab in (("plain", None), ("half_size_flow", True), ("full_flow", Stabilizer())):
-        worker = FrameWorker(pool, Controls("style:udnie-lite"), lambda f, t: None,
+        worker = InferWorker(NewestSlot(), _Collect(), engines, Controls(),
                              stabilize=stab is True)
         if isinstance(stab, Stabilizer):
             worker.stabilizer = stab
         t0 = time.perf_counter()
-        styled = [worker.process(c) for c in content]
+        styled = [worker.step(Frame(c, i, 0.0)).image for i, c in enumerate(content)]
         out[name] = {"flicker": round(flicker(styled, content), 3),
                      "ms_per_frame": round((time.perf_counter() - t0) / frames * 1000, 1)}
-    pool.release("style:udnie-lite")
+    engines.close()
     for name in ("half_size_flow", "full_flow"):
         out[name]["reduction"] = round(1 - out[name]["flicker"] / out["plain"]["flicker"], 3)
     return out

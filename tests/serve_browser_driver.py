@@ -7,7 +7,8 @@ callers judge. Two modes:
 
   scenario: one page, switch style, upload a painting, a second page, a third beyond
             --max-clients, the first leaves;
-  clients N: N pages at once for S seconds: received FPS (getStats), server latency.
+  clients N: N pages at once for S seconds: received FPS (getStats), server latency;
+  settings: one page (over HTTPS with --https): the mirror and keep-colours settings.
 """
 
 from __future__ import annotations
@@ -159,6 +160,33 @@ def scenario(browser, url: str, out: Path, upload: str) -> dict:
     return r
 
 
+SETTINGS_JS = """async (body) => {
+    const r = await fetch('/api/clients/' + window.rtstyle.state.id + '/settings',
+        {method: 'POST', headers: {'Content-Type': 'application/json'},
+         body: JSON.stringify(body)});
+    return r.json();
+}"""
+
+
+def settings(browser, url: str, out: Path) -> dict:
+    """The page plays; then mirror, then keep-colours too, as the page's toggles POST them."""
+    page = browser.new_page()
+    page.goto(url)
+    r: dict = {"shown": SHOWN, "url": page.url}
+    wait_showing(page, "style:udnie-lite")
+    grab(page, out / "first.png")
+    for name, body in (("mirror", {"mirror": True}), ("keep", {"keep_colours": True})):
+        r[name] = page.evaluate(SETTINGS_JS, body)
+        wait_showing(page, "style:udnie-lite")
+        grab(page, out / f"{name}.png")
+    page.wait_for_timeout(1500)  # the overlay refreshes once a second
+    page.screenshot(path=str(out / "page.png"))
+    r["overlay"] = page.inner_text("#overlay")
+    r["favicon"] = page.evaluate("fetch('/favicon.ico').then(r => [r.status, "
+                                 "r.headers.get('content-type')])")
+    return r
+
+
 def clients(browser, url: str, n: int, seconds: float) -> dict:
     pages = []
     for _ in range(n):
@@ -193,6 +221,9 @@ def main() -> None:
     ap.add_argument("--upload", default=None)
     ap.add_argument("--clients", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--settings", action="store_true")
+    ap.add_argument("--https", action="store_true",
+                    help="serve over HTTPS (self-signed): the browser accepts the certificate")
     ap.add_argument("serve_args", nargs="*")
     a = ap.parse_args()
     OUT = a.out
@@ -200,12 +231,18 @@ def main() -> None:
 
     flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
              f"--use-file-for-fake-video-capture={a.y4m}", "--allow-loopback-in-peer-connection"]
-    with running_server(*a.serve_args, cwd=Path(a.cwd)) as (url, log), \
+    serve_args = a.serve_args
+    if a.https:
+        flags.append("--ignore-certificate-errors")
+        serve_args = ["--https", *serve_args]
+    with running_server(*serve_args, cwd=Path(a.cwd)) as (url, log), \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             if a.clients:
                 result = clients(browser, url, a.clients, a.seconds)
+            elif a.settings:
+                result = settings(browser, url, Path(a.out))
             else:
                 result = scenario(browser, url, Path(a.out), a.upload)
         finally:

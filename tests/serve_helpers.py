@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -46,15 +47,17 @@ def running_server(*args: str, cwd: Path, timeout: float = 120) -> Iterator[tupl
 
 
 def http(method: str, url: str, body: bytes | dict | list | None = None,
-         headers: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
-    """(status, JSON body) of one request; 4xx/5xx are returned, not raised."""
+         headers: dict | None = None, timeout: float = 30,
+         context: ssl.SSLContext | None = None) -> tuple[int, dict]:
+    """(status, JSON body) of one request; 4xx/5xx are returned, not raised. `context`:
+    the TLS context for an https URL (e.g. one that accepts a self-signed certificate)."""
     headers = dict(headers or {})
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         headers.setdefault("Content-Type", "application/json")
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         raw = e.read()

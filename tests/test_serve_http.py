@@ -27,8 +27,9 @@ pytest.importorskip("aiortc")
 TOKEN = "test-token-123"
 
 
-async def _webrtc_client(url: str):
-    """A real aiortc client sending a synthetic camera; returns (pc, received-frame list)."""
+async def _webrtc_client(url: str, track=None):
+    """A real aiortc client sending `track` (default a synthetic camera); returns (pc,
+    received-frame list, client id). HTTPS certificates are not checked (self-signed)."""
     import aiohttp
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import VideoStreamTrack
@@ -37,7 +38,7 @@ async def _webrtc_client(url: str):
 
     ice.restrict_host_addresses(["127.0.0.1"])
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTrack(VideoStreamTrack())
+    pc.addTrack(track or VideoStreamTrack())
     got: list = []
 
     @pc.on("track")
@@ -48,7 +49,8 @@ async def _webrtc_client(url: str):
         asyncio.ensure_future(pull())
 
     await pc.setLocalDescription(await pc.createOffer())
-    async with aiohttp.ClientSession(headers={"X-Rtstyle-Token": TOKEN}) as s, \
+    async with aiohttp.ClientSession(headers={"X-Rtstyle-Token": TOKEN},
+                                     connector=aiohttp.TCPConnector(ssl=False)) as s, \
             s.post(url + "api/offer", json={"sdp": pc.localDescription.sdp,
                                             "type": "offer"}) as r:
         assert r.status == 200, await r.text()

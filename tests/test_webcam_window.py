@@ -3,12 +3,14 @@ grabbing the real screen (ImageMagick `import`) and pressing real keys (xdotool)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,9 +45,9 @@ def display():
     xvfb.wait(10)
 
 
-def x(display: str, *cmd: str) -> str:
+def x(display: str, *cmd: str, timeout: float = 30) -> str:
     return subprocess.run(cmd, env={**os.environ, "DISPLAY": display}, capture_output=True,
-                          text=True, check=True, timeout=30).stdout
+                          text=True, check=True, timeout=timeout).stdout
 
 
 def grab(display: str, geometry: dict) -> np.ndarray:
@@ -101,7 +103,9 @@ def start_app(display: str, *args: str, env: dict | None = None) -> subprocess.P
 
 def window_geometry(display: str) -> tuple[str, dict]:
     """The app's window and its geometry, once it has taken the frame's size."""
-    win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle").split()[0]
+    # The window opens once the first style is loaded: ~30 s on a busy 2-core machine.
+    win = x(display, "xdotool", "search", "--sync", "--name", "^rtstyle",
+            timeout=180).split()[0]
     end = time.monotonic() + 120
     while time.monotonic() < end:  # the window takes the frame's size on the first frame
         geometry = {k: int(v) for k, v in (line.split("=") for line in x(
@@ -193,3 +197,75 @@ def test_tab_switches_the_window_to_style_swap_paintings(tmp_path, rtstyle_home,
         app.kill()
     assert app.returncode == 0, err
     assert "switched to great_wave in" in err and "switched to udnie in" in err
+
+
+def screen(display: str) -> np.ndarray:
+    png = subprocess.run(["import", "-display", display, "-window", "root", "png:-"],
+                         capture_output=True, check=True, timeout=30).stdout
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def geometry_of(display: str, win: str) -> dict:
+    return {k: int(v) for k, v in (line.split("=") for line in x(
+        display, "xdotool", "getwindowgeometry", "--shell", win).split())}
+
+
+def shows_scaled(display: str, win: str, expected: np.ndarray, size: tuple[int, int],
+                 deadline_s: float = 30) -> np.ndarray:
+    """Until the window is `size` and shows `expected` scaled to fill it (compared at a
+    quarter size: Qt's scaling filter is its own)."""
+    end, g, got = time.monotonic() + deadline_s, {}, None
+    small = (W // 4, H // 4)
+    want = cv2.resize(expected, small, interpolation=cv2.INTER_AREA)
+    while time.monotonic() < end:
+        g = geometry_of(display, win)
+        if (g["WIDTH"], g["HEIGHT"]) == size:
+            got = screen(display)[g["Y"]:g["Y"] + size[1], g["X"]:g["X"] + size[0]]
+            seen = cv2.resize(got, small, interpolation=cv2.INTER_AREA)
+            if psnr(seen[small[1] // 2:], want[small[1] // 2:]) > 25:
+                return got
+        time.sleep(0.3)
+    if got is not None:
+        cv2.imwrite(str(Path(os.environ.get("TMPDIR", "/tmp")) / "rtstyle-scaled.png"), got)
+    raise AssertionError(f"window {g}, wanted {size} showing the frame scaled")
+
+
+def test_keys_count_every_press_help_keeps_the_hud_and_the_window_resizes(
+        tmp_path, rtstyle_home, display):
+    """Issue 29: h shows the keys without hiding the FPS overlay; the window resizes,
+    the picture scaled to fill it; five quick presses of - move the strength five steps."""
+    from rtstyle.engines import open_engine
+
+    alpha = tiny_style(rtstyle_home, "alpha", 1)
+    clip, frame = still_clip(tmp_path)
+    expect = open_engine(alpha, "onnxruntime").run(frame[None])[0]
+    stats = tmp_path / "stats.json"
+    app = start_app(display, "--source", str(clip), "--style", "alpha",
+                    "--stats-json", str(stats))
+    try:
+        win, geometry = window_geometry(display)
+        wait_for(display, geometry, expect, app, tmp_path / "alpha.png")
+        x(display, "xdotool", "windowfocus", "--sync", win, "key", "h")
+        time.sleep(1.5)
+        shot = grab(display, geometry)
+        cv2.imwrite(str(tmp_path / "help.png"), shot)
+        hud, card = shot[:30, :100], shot[70:200, 40:200]
+        assert np.median(hud) < 0.5 * np.median(expect[:30, :100])  # the HUD's dark box
+        assert (hud.min(axis=2) > 200).sum() > 30  # with its text
+        assert np.median(card) < 0.5 * np.median(expect[70:200, 40:200])  # and the card
+        x(display, "xdotool", "key", "h")
+
+        x(display, "xdotool", "windowsize", "--sync", win, "480", "360")
+        cv2.imwrite(str(tmp_path / "resized.png"),
+                    shows_scaled(display, win, expect, (480, 360)))
+        # (f, fullscreen, is not checked here: without a window manager, as under this
+        # bare Xvfb, Qt's fullscreen request has no one to act on it.)
+        # Quick presses, 40 ms apart (faster than anyone types): every one counts.
+        x(display, "xdotool", "key", "--delay", "40", *["minus"] * 5, "plus", "plus")
+        time.sleep(1.0)
+        x(display, "xdotool", "key", "q")
+        err = app.communicate(timeout=60)[1]
+    finally:
+        app.kill()
+    assert app.returncode == 0, err
+    assert json.loads(stats.read_text())["controls"]["strength"] == pytest.approx(0.7)

@@ -34,6 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token", default=None,
                    help="require this token (?token=T or the X-Rtstyle-Token header); "
                         "generated when binding beyond loopback without one")
+    p.add_argument("--https", action="store_true",
+                   help="serve over HTTPS, which phones need for the camera: with --cert/--key, "
+                        "or a self-signed certificate made on first use and kept in "
+                        "$RTSTYLE_HOME/serve/tls (the browser asks to accept it once)")
+    p.add_argument("--cert", type=Path, default=None, metavar="PEM",
+                   help="TLS certificate (chain) for HTTPS; implies --https; needs --key")
+    p.add_argument("--key", type=Path, default=None, metavar="PEM",
+                   help="the certificate's private key (unencrypted PEM)")
     p.add_argument("--source", default=None, metavar="CAMERA|FILE|URL",
                    help="a server-side source, stylised for /stream.mjpg")
     p.add_argument("--size", default=None, metavar="WxH",
@@ -67,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError(f"--style-size {args.style_size} is too small; use at least 16 px")
     if args.style_dir is not None and not args.style_dir.is_dir():
         raise RtstyleError(f"--style-dir {args.style_dir} is not a folder of paintings")
+    tls = None
+    if args.https or args.cert or args.key:
+        from rtstyle.serve.tls import context
+
+        tls = context(args.cert, args.key, args.host)
     token, generated = resolve_token(args.host, args.token)
     if generated:
         print(f"rtstyle serve: {args.host} is not loopback, so clients need this token: {token}")
@@ -76,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         max_clients=args.max_clients, token=token, source=args.source,
         source_size=tuple(parse_size(args.size)) if args.size else None,
         stabilize=args.stabilize, paintings=args.style_dir,
-        ice_addresses=check_addresses(args.ice_address) if args.ice_address else None)
+        ice_addresses=check_addresses(args.ice_address) if args.ice_address else None,
+        tls=tls)
     asyncio.run(serve(config, ready=lambda line: print(line, flush=True)))
     return 0

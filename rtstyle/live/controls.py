@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rtstyle.live.menu import TITLES
+
 if TYPE_CHECKING:
     from rtstyle.live.menu import Choice, StyleMenu
     from rtstyle.live.switcher import EngineSwitcher
@@ -19,11 +21,15 @@ if TYPE_CHECKING:
     from rtstyle.sinks.screenshot import Screenshots
 
 STRENGTH_STEP = 0.1
+ALONE = ("no other style in this family; Tab goes to the next family, and "
+         "`rtstyle styles import` adds styles")
 
 
 @dataclass
 class Controls:
-    """The display thread writes, the worker reads (plain attributes: no torn values)."""
+    """What every live output is made with: the webcam's keys, a browser's settings and
+    the stream's defaults all set one of these, and the worker reads it once a frame
+    (plain attributes: no torn values)."""
 
     strength: float = 1.0
     preserve_colors: bool = False
@@ -61,16 +67,18 @@ class Actions:
             self.switcher.request(*choice)
 
     def next(self) -> None:
-        self._switch(self.menu.step(1),
-                     "no other style in this family; add some with `rtstyle styles import`")
+        self._switch(self.menu.step(1), ALONE)
 
     def previous(self) -> None:
-        self._switch(self.menu.step(-1),
-                     "no other style in this family; add some with `rtstyle styles import`")
+        self._switch(self.menu.step(-1), ALONE)
 
     def family(self) -> None:
-        self._switch(self.menu.toggle_family(),
-                     "no style-swap paintings; start with --style-dir DIR or --style-image")
+        """Tab: real-time nets -> full nets -> paintings, skipping empty families."""
+        choice = self.menu.toggle_family()
+        if choice is not None:
+            self.notify(f"{TITLES[self.menu.family]}: n/p cycle them, Tab moves on")
+        self._switch(choice, "no other family of styles; add style-swap paintings with "
+                             "--style-dir DIR or --style-image")
 
     def choose(self, label: str) -> None:
         """Switch to the style called `label` (a web page's menu)."""

@@ -10,6 +10,7 @@ model to load. Stats, HUD text, actions and outputs live in modules of their own
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,8 @@ from rtstyle.live.worker import InferWorker, Output
 from rtstyle.sinks.base import Sink
 from rtstyle.sinks.recording import Recorder
 from rtstyle.sinks.screenshot import Screenshots
+
+POLL_S = 0.004  # how often controllers (window keys) are polled while no frame comes
 
 
 class Controller(Protocol):
@@ -110,6 +113,14 @@ class Pipeline:
         finally:
             self.switcher.close()
 
+    def release(self) -> None:
+        """After leaving the context (or failing to enter it): close every sink and let go
+        of the source unless the capture thread still holds it."""
+        for sink in self.sinks:
+            sink.close()
+        if not self.capture.is_alive():
+            self.source.release()
+
     @property
     def error(self) -> str | None:
         return self.capture.error or self.worker.error or self.stalled
@@ -164,6 +175,7 @@ class Pipeline:
                                + (self.stalled is not None)),
             "fps_engine": w.engine_frames / w.engine_s if w.engine_s > 0 else None,
             "reconnects": self.capture.reconnects,
+            "controls": dataclasses.asdict(self.controls),
             "recordings": [{"path": p, "frames": n} for p, n in self.recorder.recorded],
             **self.counts.summary(),
             "error": self.error,
@@ -174,8 +186,10 @@ class Pipeline:
         """Deliver frames and apply controllers' actions until done. With no controllers
         this is the headless loop."""
         while True:
-            # Wakes as soon as a frame is ready; otherwise polls controllers ~30 times a second.
-            out = self.next_output(timeout=0.03 if self.controllers else 0.5)
+            # Wakes as soon as a frame is ready, and polls the controllers every few ms:
+            # highgui keeps only the last key pressed between two polls, so a slow poll
+            # loses quick presses (5 quick `+` must move the strength 5 steps).
+            out = self.next_output(timeout=POLL_S if self.controllers else 0.5)
             if out is not None:
                 self.deliver(out)
             elif self.finished or self.check_stall():

@@ -19,7 +19,7 @@ from rtstyle.errors import RtstyleError
 from rtstyle.limits import Size
 from rtstyle.live.controls import Controls
 from rtstyle.live.menu import StyleMenu
-from rtstyle.live.pipeline import Pipeline
+from rtstyle.live.pipeline import Controller, Pipeline
 from rtstyle.live.sources import Source, open_source
 from rtstyle.sinks.base import Sink
 
@@ -52,6 +52,7 @@ class LiveRun:
     # Sinks that also `poll` are controllers.
     make_sinks: Callable[[Source, Callable[[], list[str]]], list[Sink]] = \
         lambda source, hud: []
+    controllers: list[Controller] = field(default_factory=list)  # e.g. an ActionQueue
     log: Callable[[str], None] = log_to_stderr
 
 
@@ -66,9 +67,10 @@ def _first_size(source: Source) -> Size:
     return Size(first.shape[1], first.shape[0])
 
 
-def run_live(run: LiveRun) -> dict[str, Any]:
-    """Run until the source ends, `max_frames`, quit or Ctrl-C/SIGTERM; returns the stats,
-    whose "error" says why a run that failed midway ended (everything is cleaned up)."""
+def open_live(run: LiveRun) -> Pipeline:
+    """Open the source, find the size, load and warm up the first style and build the
+    pipeline with its sinks, ready to enter (`with pipeline: pipeline.run()`). Everything
+    opened here is released again if a step fails."""
     load = functools.partial(open_engine, backend=run.backend, threads=run.threads,
                              swap=run.swap, precision=run.precision)
     source = open_source(run.source, run.size, demo=run.demo)
@@ -91,24 +93,28 @@ def run_live(run: LiveRun) -> dict[str, Any]:
         for sink in sinks:
             sink.close()
         raise
-    # A polite `kill` finishes recordings like Ctrl-C does, instead of cutting them off.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = Pipeline(source, run.menu, engine, load=load, size=tuple(size),
                         controls=run.controls, sinks=sinks,
-                        controllers=[s for s in sinks if hasattr(s, "poll")],
+                        controllers=[*run.controllers, *(s for s in sinks if hasattr(s, "poll"))],
                         loop=run.loop, max_frames=run.max_frames,
                         reconnect_timeout=run.reconnect_timeout, record_to=run.record_to,
                         output_dir=run.output_dir, stabilize=run.stabilize, log=run.log)
+    return pipeline
+
+
+def run_live(run: LiveRun) -> dict[str, Any]:
+    """Run until the source ends, `max_frames`, quit or Ctrl-C/SIGTERM; returns the stats,
+    whose "error" says why a run that failed midway ended (everything is cleaned up)."""
+    pipeline = open_live(run)
+    # A polite `kill` finishes recordings like Ctrl-C does, instead of cutting them off.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with pipeline:
             pipeline.run()
     except KeyboardInterrupt:
         run.log("stopped")
     finally:
-        for sink in sinks:  # also when opening the pipeline failed
-            sink.close()
-        if not pipeline.capture.is_alive():  # never started, or done: let go of the camera
-            source.release()
+        pipeline.release()
     stats = pipeline.stats()
     e2e = stats["fps_end_to_end"] or 0.0
     run.log(f"{stats['frames_captured']} frames captured, {stats['frames_processed']} "

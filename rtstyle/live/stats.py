@@ -49,6 +49,7 @@ class RunStats:
         self.latency = LatencyHistogram()
         self.switches: deque[dict[str, Any]] = deque(maxlen=MAX_SWITCHES)
         self._switch: tuple[str, float] | None = None  # (label, started) of a pending switch
+        self._style: str | None = None  # the style of the last shown frame
 
     def switch_started(self, label: str) -> None:
         """A key press (or page click) asked for `label`: time it to its first frame."""
@@ -60,6 +61,10 @@ class RunStats:
         self.shown += 1
         self.first_shown = self.first_shown or now
         self.last_shown = now
+        if style != self._style:  # a new style's FPS and latency, not a mix with the old
+            self.recent_shown.clear()
+            self.recent_latency.clear()
+            self._style = style
         self.recent_shown.append(now)
         ms = (now - t_capture) * 1000.0
         self.recent_latency.append(ms)

@@ -1,18 +1,26 @@
-"""The inference worker: the newest frame in, a stylised and adjusted frame out."""
+"""The inference worker: the one live frame step (stylise -> adjust -> stabilise).
+
+The webcam window, the MJPEG stream and every browser client of `rtstyle serve` run this
+same worker: the newest frame in, a stylised and adjusted frame out. Who picks the engine
+(the webcam's switcher, serve's shared engine pool) and where results go (a slot for the
+display thread, a WebRTC track) are the caller's, behind two small interfaces.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from rtstyle.engines.adjust import stylise
+from rtstyle.engines.base import Engine
 from rtstyle.live.controls import Controls
 from rtstyle.live.slot import Frame, NewestSlot
-from rtstyle.live.switcher import EngineSwitcher
 from rtstyle.video.stabilize import Stabilizer
 
 STABILIZE_FLOW_SCALE = 0.5  # live: flow at half size keeps a lite net real time
@@ -25,20 +33,39 @@ class Output:
     image: np.ndarray
     index: int  # the capture sequence number of the frame it came from
     t_capture: float
-    style: str
+    style: str  # the style it was made with, or "original" / "original (why)"
     backend: str
 
 
-class InferWorker(threading.Thread):
-    """Takes the newest frame, stylises it with the switcher's engine, applies the
-    controls (mirror, strength, colours, stabilisation) and offers the result, newest only."""
+class EngineChoice(Protocol):
+    """Which engine to run now: (label, engine), or (why not, None) while none is ready."""
 
-    def __init__(self, frames: NewestSlot, outputs: NewestSlot, switcher: EngineSwitcher,
-                 controls: Controls, max_frames: int | None = None, stabilize: bool = False):
+    def current(self) -> tuple[str, Engine | None]: ...
+
+
+class Outlet(Protocol):
+    """Where outputs go: a NewestSlot, a WebRTC track, anything with put and close."""
+
+    def put(self, item: Output) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InferWorker(threading.Thread):
+    """Takes the newest frame, stylises it with the chosen engine, applies the controls
+    (mirror, strength, colours, stabilisation) and puts the result to `outputs`.
+
+    `decode` turns what was put in `frames` into a BGR array on this thread (a WebRTC
+    frame's colour conversion), so the producer stays cheap.
+    """
+
+    def __init__(self, frames: NewestSlot, outputs: Outlet, engines: EngineChoice,
+                 controls: Controls, max_frames: int | None = None, stabilize: bool = False,
+                 decode: Callable[[Any], np.ndarray] | None = None):
         super().__init__(name="rtstyle-infer", daemon=True)
         self.frames, self.outputs = frames, outputs
-        self.switcher, self.controls = switcher, controls
-        self.max_frames = max_frames
+        self.engines, self.controls = engines, controls
+        self.max_frames, self.decode = max_frames, decode
         self.stabilizer = Stabilizer(flow_scale=STABILIZE_FLOW_SCALE) if stabilize else None
         self._stabilized_style: str | None = None
         self.stopping = threading.Event()
@@ -64,7 +91,7 @@ class InferWorker(threading.Thread):
                 t0 = self.busy_since = time.monotonic()
                 self.frames.expect_taker_at(t0 + self.frame_s)
                 try:
-                    self.outputs.put(self._stylise(frame))
+                    self.outputs.put(self.step(frame))
                 except Exception:
                     self.failed, self.busy_since = self.failed + 1, None
                     raise
@@ -78,15 +105,18 @@ class InferWorker(threading.Thread):
         finally:
             self.outputs.close()
 
-    def _stylise(self, frame: Frame) -> Output:
+    def step(self, frame: Frame) -> Output:
+        """The frame step. The controls are read once, so a change mid-frame never mixes."""
         c = self.controls
-        image = cv2.flip(frame.image, 1) if c.mirror else frame.image
-        if not c.stylise:
+        mirror, strength, keep, on = c.mirror, c.strength, c.preserve_colors, c.stylise
+        image = frame.image if self.decode is None else self.decode(frame.image)
+        image = cv2.flip(image, 1) if mirror else image
+        label, engine = self.engines.current() if on else ("original", None)
+        if engine is None:
             self._stabilized_style = None  # the past output is stale when stylising resumes
-            return Output(image, frame.index, frame.t_capture, "original", "-")
-        label, engine = self.switcher.current()
+            return Output(image, frame.index, frame.t_capture, label, "-")
         t0 = time.perf_counter()
-        styled = stylise(engine, image[None], c.strength, c.preserve_colors)[0]
+        styled = stylise(engine, image[None], strength, keep)[0]
         self.engine_s += time.perf_counter() - t0
         self.engine_frames += 1
         if self.stabilizer is not None:

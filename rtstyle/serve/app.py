@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 import signal
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +34,20 @@ from rtstyle.images import IMAGE_SUFFIXES
 from rtstyle.serve import ice
 from rtstyle.serve.peer import Client
 from rtstyle.serve.pool import EnginePool
-from rtstyle.serve.uploads import MAX_UPLOAD_BYTES, UploadError, decode_painting, store_painting
+from rtstyle.serve.uploads import (
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    decode_painting,
+    painting_label,
+    store_painting,
+)
 from rtstyle.styles.catalogue import home, list_styles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TOKEN_HEADER = "X-Rtstyle-Token"
 MAX_SDP = 64 * 1024
+# The page's on/off settings -> the live Controls attributes they set.
+SWITCHES = {"stylised": "stylise", "mirror": "mirror", "keep_colours": "preserve_colors"}
 
 
 @dataclass
@@ -56,6 +65,7 @@ class ServeConfig:
     stabilize: bool = False
     paintings: Path | None = None  # default: $RTSTYLE_HOME/paintings
     ice_addresses: list[str] | None = None  # None: loopback on a loopback bind, else all
+    tls: ssl.SSLContext | None = None  # HTTPS (serve/tls.py); None: plain HTTP
 
 
 def is_loopback(host: str) -> bool:
@@ -105,6 +115,7 @@ class Server:
         self.pool = EnginePool(config.backend, config.threads, config.swap)
         self.clients: dict[str, Client] = {}
         self.uploads: dict[str, tuple[str, Path]] = {}  # pool key -> (client id, file)
+        self.upload_labels: dict[str, str] = {}  # pool key -> the uploaded file's name
         self.broadcast = None
         self._watchers: set[asyncio.Task] = set()  # each forgets its client when it closes
         self.paintings = config.paintings or home() / "paintings"
@@ -137,6 +148,12 @@ class Server:
                 return self.paintings / name if kind == "painting" else name
         raise _error(web.HTTPBadRequest, f"unknown style '{key}'; pick one from /api/styles")
 
+    def label(self, key: str) -> str:
+        """What the page shows for a style id: its name, an upload's file name."""
+        if key in self.upload_labels:
+            return self.upload_labels[key]
+        return next((i["name"] for i in self.menu() if i["id"] == key), key.split(":", 1)[-1])
+
     # ---- requests -------------------------------------------------------------------
     def client(self, request: web.Request) -> Client:
         c = self.clients.get(request.match_info["id"])
@@ -162,7 +179,7 @@ class Server:
                          "once (--max-clients); try again when someone leaves")
         key = body.get("style") or self.default_key
         spec = self.spec(key)
-        client = Client(self.pool, key, spec, self.config.stabilize)
+        client = Client(self.pool, key, spec, self.config.stabilize, self.label(key))
         self.clients[client.id] = client
         watcher = asyncio.ensure_future(self._forget(client))
         self._watchers.add(watcher)
@@ -180,26 +197,32 @@ class Server:
         self.clients.pop(client.id, None)
         for key in [k for k, (owner, _) in self.uploads.items() if owner == client.id]:
             self.uploads.pop(key)[1].unlink(missing_ok=True)
+            self.upload_labels.pop(key, None)
 
     async def client_state(self, request: web.Request) -> web.Response:
         return web.json_response(self.client(request).stats())
 
     async def settings(self, request: web.Request) -> web.Response:
+        """The page's controls: the same live Controls the webcam's keys set."""
         client = self.client(request)
         body = await _json(request)
-        strength = body.get("strength", client.controls.strength)
-        if not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        c = client.controls
+        strength = body.get("strength", c.strength)
+        if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
+                or not 0.0 <= strength <= 1.0:
             raise _error(web.HTTPBadRequest, "strength must be a number in 0..1")
-        stylised = body.get("stylised", client.controls.stylised)
-        if not isinstance(stylised, bool):
-            raise _error(web.HTTPBadRequest, "stylised must be true or false")
+        flags = {name: body.get(name, getattr(c, attr)) for name, attr in SWITCHES.items()}
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise _error(web.HTTPBadRequest, f"{name} must be true or false")
         if "style" in body:
             key = body["style"]
             if not isinstance(key, str):
                 raise _error(web.HTTPBadRequest, "style must be a menu id from /api/styles")
-            client.set_style(key, self.spec(key, client))
-        client.controls.strength = float(strength)
-        client.controls.stylised = stylised
+            client.set_style(key, self.spec(key, client), self.label(key))
+        c.strength = float(strength)
+        for name, attr in SWITCHES.items():
+            setattr(c, attr, flags[name])
         return web.json_response(client.stats())
 
     async def painting(self, request: web.Request) -> web.Response:
@@ -221,10 +244,12 @@ class Server:
         key = f"upload:{client.id}-{secrets.token_hex(4)}"
         path = await loop.run_in_executor(None, store_painting, key.split(":", 1)[1], image)
         self.uploads[key] = (client.id, path)
-        old = client.controls.style
-        client.set_style(key, path)
+        self.upload_labels[key] = painting_label(request.query.get("name"))
+        old = client.style
+        client.set_style(key, path, self.label(key))
         if old in self.uploads:  # an earlier upload of this client: no longer used
             self.uploads.pop(old)[1].unlink(missing_ok=True)
+            self.upload_labels.pop(old, None)
         return web.json_response({"style": key, **client.stats()})
 
     async def leave(self, request: web.Request) -> web.Response:
@@ -235,10 +260,14 @@ class Server:
         return web.json_response({"clients": len(self.clients),
                                   "max_clients": self.config.max_clients,
                                   "engines": self.pool.loaded(),
-                                  "stream": self.broadcast and self.broadcast.worker.showing})
+                                  "stream": self.broadcast and self.broadcast.showing})
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")
+
+    async def favicon(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "favicon.png",
+                                headers={"Content-Type": "image/png"})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         if self.broadcast is None:
@@ -290,7 +319,7 @@ def make_app(server: Server) -> web.Application:
 
     @web.middleware
     async def guard(request: web.Request, handler):
-        public = request.path == "/" or request.path.startswith("/static/")
+        public = request.path in ("/", "/favicon.ico") or request.path.startswith("/static/")
         if token is not None and not public:
             given = request.headers.get(TOKEN_HEADER) or request.query.get("token")
             if not given:
@@ -304,6 +333,7 @@ def make_app(server: Server) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_UPLOAD_BYTES)
     r = app.router
     r.add_get("/", server.index)
+    r.add_get("/favicon.ico", server.favicon)
     r.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     r.add_get("/api/styles", server.styles)
     r.add_post("/api/offer", server.offer)
@@ -316,6 +346,49 @@ def make_app(server: Server) -> web.Application:
     return app
 
 
+def urls(config: ServeConfig, port: int) -> list[str]:
+    """The page's address(es), token included: on a wildcard bind, one per address of
+    this machine other than loopback (what a phone on the LAN can open)."""
+    scheme = "https" if config.tls is not None else "http"
+    hosts = [config.host]
+    if config.host in ("0.0.0.0", "::"):
+        hosts = [a for a in ice.machine_addresses()
+                 if _reachable(a, ipv6=config.host == "::")] or ["127.0.0.1"]
+    query = f"?token={config.token}" if config.token else ""
+    return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{port}/{query}" for h in hosts]
+
+
+def _reachable(address: str, ipv6: bool) -> bool:
+    """An address another machine could use: not loopback or link-local."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return not (ip.is_loopback or ip.is_link_local) and (ip.version == 4 or ipv6)
+
+
+def ready_lines(config: ServeConfig, port: int, stream: bool) -> list[str]:
+    """What `rtstyle serve` prints once listening: the first line is the one tests and
+    scripts read; a LAN server adds its other addresses and a QR code of the first."""
+    first, *others = urls(config, port)
+    lines = [f"rtstyle serve: open {first}"
+             + (f"  (stream: {first.split('?')[0]}stream.mjpg)" if stream else "")]
+    lines += [f"rtstyle serve: or {u}" for u in others]
+    if not is_loopback(config.host):
+        lines += qr_lines(first)
+    return lines
+
+
+def qr_lines(text: str) -> list[str]:
+    """`text` as a QR code in the terminal, when the optional `segno` package is there."""
+    try:
+        import segno
+    except ImportError:
+        return []
+    import io
+
+    out = io.StringIO()
+    segno.make(text, error="l").terminal(out, compact=True)
+    return out.getvalue().rstrip("\n").splitlines()
+
+
 async def serve(config: ServeConfig, ready=print) -> None:
     """Run until SIGINT/SIGTERM. `ready(line)` gets the URL (and token) once listening."""
     ice.restrict_host_addresses(config.ice_addresses if config.ice_addresses is not None
@@ -324,25 +397,21 @@ async def serve(config: ServeConfig, ready=print) -> None:
     if config.source is not None:
         from rtstyle.serve.broadcast import Broadcast
 
-        server.broadcast = Broadcast(config.source, server.pool, server.default_key,
-                                     config.style, config.source_size, config.stabilize)
+        server.broadcast = Broadcast(config.source, config.style, config.source_size,
+                                     config.stabilize, config.backend, config.threads,
+                                     config.swap)
         server.broadcast.start()
     runner = web.AppRunner(make_app(server), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=config.tls)
         try:
             await site.start()
         except OSError as e:
             raise RtstyleError(f"cannot listen on {config.host}:{config.port} ({e.strerror}); "
                                "pick another --port or --host") from None
-        port = runner.addresses[0][1]
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        url = f"http://{host}:{port}/"
-        if config.token:
-            url += f"?token={config.token}"
-        ready(f"rtstyle serve: open {url}"
-              + (f"  (stream: {url.split('?')[0]}stream.mjpg)" if server.broadcast else ""))
+        for line in ready_lines(config, runner.addresses[0][1], server.broadcast is not None):
+            ready(line)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,11 +3,11 @@ the last client using it lets go.
 
 Clients name styles by menu id (`style:NAME`, `painting:NAME`, `upload:ID`); the pool
 maps the id to what `open_engine` takes. Loading (seconds for a compiled net) happens on
-a loader thread so no client's video stalls; until then `get` returns None and the
-client shows its camera unstylised. Loads happen one at a time (exporting and compiling
-a graph is not thread-safe in torch, and two at once only halve each other's speed).
-`run` holds the engine's lock: backends differ in whether one session may run on two
-threads at once, so none are asked to.
+a loader thread so no client's video stalls; until then `current` gives no engine and
+the client shows its camera unstylised. Loads happen one at a time (exporting and
+compiling a graph is not thread-safe in torch, and two at once only halve each other's
+speed). A client's engine view holds the engine's lock while it runs: backends differ
+in whether one session may run on two threads at once, so none are asked to.
 """
 
 from __future__ import annotations
@@ -29,6 +29,20 @@ class _Entry:
     engine: Engine | None = None
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Shared:
+    """One client's view of a shared engine: `run` holds the engine's lock, and a frame
+    that races the engine's release passes through unstylised."""
+
+    def __init__(self, entry: _Entry) -> None:
+        self._entry = entry
+        self.backend = entry.engine.backend if entry.engine is not None else "-"
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        with self._entry.lock:
+            engine = self._entry.engine
+            return frames if engine is None else engine.run(frames)
 
 
 class EnginePool:
@@ -88,15 +102,15 @@ class EnginePool:
             return entry.error
         return "ready" if entry.engine is not None else "loading"
 
-    def run(self, key: str, frame: np.ndarray) -> np.ndarray | None:
-        """Stylise one BGR frame with `key`'s engine; None while it is not ready."""
+    def current(self, key: str) -> tuple[str, Engine | None]:
+        """For the live worker (live.worker.EngineChoice): (key, the engine) once it is
+        ready, else ("original (why)", None) and the camera passes through."""
         entry = self._entries.get(key)
         if entry is None or entry.engine is None:
-            return None
-        with entry.lock:
-            if entry.engine is None:
-                return None
-            return entry.engine.run(frame[None])[0]
+            state = self.state(key)
+            return ("original (style loading)" if state == "loading"
+                    else f"original ({state})"), None
+        return key, _Shared(entry)
 
     def loaded(self) -> dict[str, int]:
         """Style id -> number of clients using it (for /api/status)."""

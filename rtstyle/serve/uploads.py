@@ -9,7 +9,9 @@ $RTSTYLE_HOME/serve/uploads, named by the server, never by the client.
 from __future__ import annotations
 
 import io
-from pathlib import Path
+import re
+import unicodedata
+from pathlib import Path, PureWindowsPath
 
 import cv2
 import numpy as np
@@ -21,6 +23,7 @@ from rtstyle.styles.catalogue import home
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 40 MP: bigger than any camera photo, far below a bomb
 FORMATS = {"JPEG", "PNG", "BMP", "WEBP"}
+MAX_LABEL = 40  # characters of an upload's name shown on the page
 
 
 class UploadError(ValueError):
@@ -67,3 +70,13 @@ def store_painting(name: str, image: np.ndarray) -> Path:
     path = folder / f"{name}.png"
     write_image(path, image)
     return path
+
+
+def painting_label(file_name: str | None) -> str:
+    """What the page calls an upload: the stem of the name the browser gave, with any
+    folder, control or markup character removed (it is only ever a label, never a path)."""
+    stem = PureWindowsPath(file_name or "").stem  # also cuts POSIX folders: / is a separator
+    stem = "".join(ch for ch in unicodedata.normalize("NFC", stem)
+                   if unicodedata.category(ch)[0] in "LNZ" or ch in "-_.,()'&+")
+    stem = re.sub(r"\s+", " ", stem).strip(" .")[:MAX_LABEL].strip()
+    return stem or "my painting"

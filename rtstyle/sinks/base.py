@@ -1,7 +1,7 @@
 """The sink interface: where stylised frames go (a window, a recording, a browser, a camera).
 
 The live pipeline fans every stylised frame out to its sinks. A new output is one module
-with one Sink subclass plus one line in `sinks/__init__.py`'s registry.
+with one Sink subclass, plus the option that asks for it in the command that offers it.
 """
 
 from __future__ import annotations

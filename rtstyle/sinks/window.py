@@ -19,9 +19,9 @@ from rtstyle.sinks.base import Sink
 # (keys, action, help text). Arrow codes are what cv2.waitKeyEx returns on Qt, GTK and
 # Windows builds; the letter keys work everywhere.
 KEYS: list[tuple[tuple[str, ...], str, str]] = [
-    (("n", "RIGHT"), "next", "next style"),
-    (("p", "LEFT"), "previous", "previous style"),
-    (("TAB",), "family", "transform nets <-> style-swap paintings"),
+    (("n", "RIGHT"), "next", "next style of this family"),
+    (("p", "LEFT"), "previous", "previous style of this family"),
+    (("TAB",), "family", "real-time nets -> full nets -> paintings"),
     (("SPACE",), "original", "original <-> stylised"),
     (("+", "="), "stronger", "strength +0.1"),
     (("-",), "weaker", "strength -0.1"),
@@ -29,6 +29,7 @@ KEYS: list[tuple[tuple[str, ...], str, str]] = [
     (("s",), "screenshot", "screenshot (PNG)"),
     (("r",), "record", "start / stop recording"),
     (("i",), "hud", "info overlay on / off"),
+    (("f",), "fullscreen", "fullscreen on / off"),
     (("h", "?"), "help", "this help"),
     (("q", "ESC"), "quit", "quit"),
 ]
@@ -49,8 +50,8 @@ def check_display() -> None:
 
 
 def _text_block(frame: np.ndarray, lines: list[str], origin: tuple[int, int],
-                scale: float) -> None:
-    """Draw lines of white text on a translucent dark box, in place."""
+                scale: float) -> int:
+    """Draw lines of white text on a translucent dark box, in place; the box's bottom y."""
     thick = max(1, round(scale * 2))
     sizes = [cv2.getTextSize(t, FONT, scale, thick) for t in lines]
     line_h = max(s[0][1] + s[1] for s in sizes) + int(8 * scale)
@@ -64,42 +65,43 @@ def _text_block(frame: np.ndarray, lines: list[str], origin: tuple[int, int],
         y = y0 + int(6 * scale) + line_h * (i + 1) - sizes[i][1]
         cv2.putText(frame, text, (x0 + int(10 * scale), y), FONT, scale, (255, 255, 255),
                     thick, cv2.LINE_AA)
+    return y1
 
 
-def draw_hud(frame: np.ndarray, lines: list[str]) -> np.ndarray:
-    """A copy of `frame` with the info overlay in the top-left corner."""
+def draw_overlays(frame: np.ndarray, hud: list[str] | None, help_card: bool) -> np.ndarray:
+    """A copy of `frame` with the info overlay in the top-left corner and, below it, the
+    key list: the help card never hides the FPS and style."""
     out = frame.copy()
-    _text_block(out, lines, (0, 0), max(0.4, frame.shape[0] / 960))
-    return out
-
-
-def draw_help(frame: np.ndarray) -> np.ndarray:
-    """A copy of `frame` with the key list near the middle."""
-    lines = ["keys"] + [" / ".join(k.lower() if len(k) > 1 else k for k in keys) + ": " + text
-                        for keys, _, text in KEYS]
-    scale = max(0.35, frame.shape[0] / 1100)
-    out = frame.copy()
-    _text_block(out, lines, (frame.shape[1] // 10, frame.shape[0] // 10), scale)
+    top = _text_block(out, hud, (0, 0), max(0.4, frame.shape[0] / 960)) if hud else 0
+    if help_card:
+        lines = ["keys"] + [" / ".join(k.lower() if len(k) > 1 else k for k in keys) + ": "
+                            + text for keys, _, text in KEYS]
+        _text_block(out, lines, (frame.shape[1] // 10, max(frame.shape[0] // 10, top + 4)),
+                    max(0.35, frame.shape[0] / 1100))
     return out
 
 
 class Window(Sink):
-    """One highgui window, placed at the top-left of the screen, without Qt's toolbar.
+    """One highgui window, placed at the top-left of the screen, without Qt's toolbar;
+    resizable (the picture keeps its aspect ratio) and fullscreen on `f`.
 
     As a sink it shows each frame with the HUD that `hud` returns; as a controller its
-    `poll` turns key presses into action names. The HUD and help card are its own
-    business (keys i and h), so they never reach the pipeline."""
+    `poll` turns key presses into action names. The HUD, help card and fullscreen are its
+    own business (keys i, h, f), so they never reach the pipeline."""
 
     name = "window"
 
     def __init__(self, title: str = "rtstyle", hud: Callable[[], list[str]] | None = None):
         check_display()
         self.title, self.hud = title, hud
-        self.show_hud, self.show_help = True, False
+        self.show_hud, self.show_help, self.fullscreen = True, False, False
         self.last: np.ndarray | None = None
-        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         cv2.moveWindow(title, 0, 0)
         self._shown = False
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        cv2.resizeWindow(self.title, *size)  # start at the frame's own size
 
     def write(self, frame: np.ndarray, capture_time: float) -> None:
         self.last = frame
@@ -107,10 +109,8 @@ class Window(Sink):
 
     def show(self, frame: np.ndarray, hud: list[str] | None = None,
              help_card: bool = False) -> None:
-        if help_card:  # the card replaces the HUD rather than overlapping it
-            frame = draw_help(frame)
-        elif hud:
-            frame = draw_hud(frame, hud)
+        if hud or help_card:
+            frame = draw_overlays(frame, hud, help_card)
         cv2.imshow(self.title, frame)
         self._shown = True
 
@@ -130,15 +130,19 @@ class Window(Sink):
         if code == -1:
             return None
         action = ACTIONS.get(code, ACTIONS.get(code & 0xFF) if code < 0x10000 else None)
-        if action in ("hud", "help"):
-            if action == "hud":
-                self.show_hud = not self.show_hud
-            else:
-                self.show_help = not self.show_help
-            if self.last is not None:  # redraw at once
-                self.write(self.last, 0.0)
-            return None
-        return action
+        if action not in ("hud", "help", "fullscreen"):
+            return action
+        if action == "hud":
+            self.show_hud = not self.show_hud
+        elif action == "help":
+            self.show_help = not self.show_help
+        else:
+            self.fullscreen = not self.fullscreen
+            cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN,
+                                  cv2.WINDOW_FULLSCREEN if self.fullscreen else cv2.WINDOW_NORMAL)
+        if self.last is not None:  # redraw at once
+            self.write(self.last, 0.0)
+        return None
 
     def close(self) -> None:
         try:

@@ -92,8 +92,9 @@ async function poll() {
   } catch (e) { showError(e.message); return; }
   const s = state.server;
   const fps = state.fps === null ? "–" : state.fps.toFixed(1);
-  const lat = s.latency_ms_p50 === null ? "–" : `${Math.round(s.latency_ms_p50)} ms`;
-  $("overlay").textContent = `${fps} FPS · server latency ${lat} · ${s.showing.replace(/^\w+:/, "")}`;
+  const lat = s.latency_ms ? `${Math.round(s.latency_ms)} ms` : "–";
+  const showing = s.showing === s.style ? s.label : s.showing;
+  $("overlay").textContent = `${fps} FPS · server latency ${lat} · ${showing}`;
 }
 
 async function settings(body) {
@@ -134,7 +135,7 @@ $("painting").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
   try {
-    const r = await api(`/api/clients/${state.id}/painting`, {
+    const r = await api(`/api/clients/${state.id}/painting?name=${encodeURIComponent(file.name)}`, {
       method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
     let mine = $("style").querySelector("option[data-upload]");
     if (!mine) {
