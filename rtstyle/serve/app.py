@@ -29,7 +29,7 @@ from aiohttp import web
 from rtstyle.engines.swap import Budget
 from rtstyle.errors import RtstyleError
 from rtstyle.images import IMAGE_SUFFIXES
-from rtstyle.serve import ice
+from rtstyle.serve import device, gallery, ice
 from rtstyle.serve.peer import Client
 from rtstyle.serve.pool import EnginePool
 from rtstyle.serve.uploads import MAX_UPLOAD_BYTES, UploadError, decode_painting, store_painting
@@ -55,6 +55,7 @@ class ServeConfig:
     stabilize: bool = False
     paintings: Path | None = None  # default: $RTSTYLE_HOME/paintings
     ice_addresses: list[str] | None = None  # None: loopback on a loopback bind, else all
+    web_runtime: Path | None = None  # ONNX Runtime Web files (default: web_runtime.locate)
 
 
 def is_loopback(host: str) -> bool:
@@ -301,6 +302,8 @@ def make_app(server: Server) -> web.Application:
     r.add_post("/api/clients/{id}/painting", server.painting)
     r.add_post("/api/clients/{id}/leave", server.leave)
     r.add_get("/stream.mjpg", server.stream)
+    for register in (gallery.register, device.register):  # the page's gallery, on-device mode
+        register(app, server)
     return app
 
 
