@@ -49,8 +49,8 @@ def browser_model(style: Style, precision: str) -> Path:
     from rtstyle.export.web import rgba_graph
     from rtstyle.styles.exports import ExportRequest, export_style, onnx_file
 
-    src = onnx_file(style)
-    cached = cache_dir("web") / f"{src.stem}-{precision}-rgba.onnx"
+    src = onnx_file(style)  # named by the style's digest and the rtstyle version
+    cached = cache_dir("web") / f"{src.stem.removesuffix('-fp32')}-{precision}-rgba.onnx"
     if not cached.exists():
         if precision == "fp32":
             frames = src

@@ -77,7 +77,12 @@ def _writable_target(override: Path | None) -> Path:
 
 
 def fetch(override: Path | None = None, npm: str = "npm") -> Path:
-    """`npm pack` the pinned package, check it, unpack the served files; returns the folder."""
+    """`npm pack` the pinned package, check it, unpack the served files; returns the folder.
+    A folder that already holds them is kept as it is (so running this twice is cheap)."""
+    done = next((d for d in ([Path(override)] if override else candidates())
+                 if all((d / f).is_file() for f in FILES)), None)
+    if done is not None:
+        return done
     if shutil.which(npm) is None:
         raise RtstyleError(f"npm is not installed; install Node.js (e.g. apt-get install npm) "
                            f"and run again, or unpack {PACKAGE} {VERSION}'s dist/ folder "
