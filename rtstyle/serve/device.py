@@ -22,10 +22,12 @@ from pathlib import Path
 from aiohttp import web
 
 from rtstyle.serve import web_runtime
+from rtstyle.serve.gallery import locked
 from rtstyle.styles.catalogue import Style, cache_dir, list_styles
 
-# Measured in headless Chromium on WASM (docs/serve.md): fp16 weights run slowest of the
-# three there, so the page asks for fp32 unless told otherwise (?precision=).
+# Measured in headless Chromium on WASM (docs/serve.md): int8 ran slowest, fp16 no faster
+# than fp32 beyond the noise, and fp32 is the exact net, so the page asks for fp32 unless
+# told otherwise (?precision=).
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_PRECISION = "fp32"
 ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin",
@@ -67,7 +69,6 @@ def browser_model(style: Style, precision: str) -> Path:
 class Device:
     def __init__(self, runtime_override: Path | None) -> None:
         self.runtime = web_runtime.locate(runtime_override)
-        self._lock = asyncio.Lock()  # one export at a time: each is a few seconds of CPU
 
     async def info(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -87,9 +88,8 @@ class Device:
             raise web.HTTPBadRequest(text=json.dumps({"error": "precision must be one of "
                                                       + ", ".join(PRECISIONS)}),
                                      content_type="application/json")
-        async with self._lock:
-            path = await asyncio.get_running_loop().run_in_executor(
-                None, browser_model, style, precision)
+        path = await asyncio.get_running_loop().run_in_executor(
+            None, locked, browser_model, style, precision)
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
 
     async def runtime_file(self, request: web.Request) -> web.FileResponse:

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import cv2
 from aiohttp import web
 
 from rtstyle.styles.catalogue import find_style
 from rtstyle.styles.preview import fit_height, thumbnail_png
+
+# Rendering a thumbnail may export the style's ONNX graph, and so may the browser graphs
+# (device.py); torch's exporter is process-global state, so they take turns.
+RENDER_LOCK = threading.Lock()
+
+
+def locked(fn, *args):
+    """fn(*args) while holding RENDER_LOCK."""
+    with RENDER_LOCK:
+        return fn(*args)
 
 
 def _painting_png(path) -> bytes:
@@ -30,7 +41,6 @@ def _painting_png(path) -> bytes:
 class Gallery:
     def __init__(self, server) -> None:
         self.server = server
-        self._lock = asyncio.Lock()  # render one thumbnail at a time: the CPU is shared
 
     async def thumbnail(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["id"]
@@ -44,8 +54,7 @@ class Gallery:
         if key.startswith("painting:"):
             body = await loop.run_in_executor(None, _painting_png, spec)
             return web.Response(body=body, content_type="image/png", headers=headers)
-        async with self._lock:
-            path = await loop.run_in_executor(None, thumbnail_png, find_style(spec))
+        path = await loop.run_in_executor(None, locked, thumbnail_png, find_style(spec))
         return web.FileResponse(path, headers={**headers, "Content-Type": "image/png"})
 
 
