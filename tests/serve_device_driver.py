@@ -68,8 +68,7 @@ def gallery(browser, url: str, out: Path, sizes: list[tuple[int, int]]) -> dict:
         page.wait_for_function("document.querySelectorAll('.tile img').length > 0 && "
                                "[...document.querySelectorAll('.tile img')].every("
                                "i => i.complete && i.naturalWidth > 0)", timeout=300_000)
-        page.wait_for_function("window.rtstyle && window.rtstyle.state.id", timeout=120_000)
-        time.sleep(3)
+        time.sleep(2)
         page.screenshot(path=str(out / f"page-{w}x{h}.png"))
         r["tiles"] = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.id)")
         r["images"] = page.eval_on_selector_all(
@@ -95,7 +94,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             f"--use-file-for-fake-video-capture={a.y4m}"]
+             f"--use-file-for-fake-video-capture={a.y4m}", "--allow-loopback-in-peer-connection"]
     result: dict = {"device": []}
     with running_server(*a.serve_args, cwd=Path(a.cwd)) as (url, log), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)

@@ -24,6 +24,7 @@ import pytest
 from serve_helpers import http, running_server
 
 from rtstyle.cli import main as rtstyle_main
+from rtstyle.engines import paint_image
 from rtstyle.metrics import psnr
 from rtstyle.styles.catalogue import find_style, list_styles
 from rtstyle.styles.exports import onnx_file
@@ -94,7 +95,7 @@ def test_gallery_thumbnail_is_the_preview_renderer(tmp_path):
     assert shown.shape[0] == 240
     assert abs(shown.shape[1] / 240 - sample.shape[1] / sample.shape[0]) < 0.01
     # The gallery and `styles preview` show the same picture, and it is `rtstyle image`'s.
-    cached = thumbnail_png(find_style("great_wave-lite"))
+    cached = thumbnail_png(find_style("great_wave-lite"), paint_image)
     np.testing.assert_array_equal(shown, cv2.imread(str(cached)))
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), cv2.resize(sample, shown.shape[1::-1], interpolation=cv2.INTER_AREA))
@@ -108,7 +109,7 @@ def test_styles_preview_sheet(tmp_path, capsys):
     assert rtstyle_main(["styles", "preview", "udnie-lite", "great_wave-lite", "-o", str(out),
                          "--columns", "2"]) == 0
     sheet = cv2.imread(str(out))
-    tile = cv2.imread(str(thumbnail_png(find_style("great_wave-lite"))))
+    tile = cv2.imread(str(thumbnail_png(find_style("great_wave-lite"), paint_image)))
     h, w = tile.shape[:2]
     assert sheet.shape[:2] == (2 * (h + 28), 2 * w)  # photo, udnie-lite / great_wave-lite, blank
     np.testing.assert_array_equal(sheet[h + 28:2 * h + 28, :w], tile)

@@ -73,6 +73,7 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    from rtstyle.engines import paint_image
     from rtstyle.files import check_writable
     from rtstyle.images import check_image_output, check_image_size, write_image
     from rtstyle.limits import check_count
@@ -84,7 +85,7 @@ def run_preview(args: argparse.Namespace) -> int:
     check_writable(args.output)
     check_image_output(args.output)
     styles = pick_styles(args.names)
-    write_image(args.output, contact_sheet(styles, photo, args.columns))
+    write_image(args.output, contact_sheet(styles, paint_image, photo, args.columns))
     print(f"{len(styles)} styles on {photo.name} -> {args.output}")
     return 0
 

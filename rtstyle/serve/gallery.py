@@ -17,6 +17,7 @@ import threading
 import cv2
 from aiohttp import web
 
+from rtstyle.engines import paint_image
 from rtstyle.styles.catalogue import find_style
 from rtstyle.styles.preview import fit_height, thumbnail_png
 
@@ -54,7 +55,8 @@ class Gallery:
         if key.startswith("painting:"):
             body = await loop.run_in_executor(None, _painting_png, spec)
             return web.Response(body=body, content_type="image/png", headers=headers)
-        path = await loop.run_in_executor(None, locked, thumbnail_png, find_style(spec))
+        path = await loop.run_in_executor(None, locked, thumbnail_png, find_style(spec),
+                                          paint_image)
         return web.FileResponse(path, headers={**headers, "Content-Type": "image/png"})
 
 

@@ -2,7 +2,8 @@
 
 `thumbnail_png` is the one renderer: `rtstyle styles preview` tiles its output into a
 sheet, and the serve page's gallery shows it. Thumbnails are cached by the style file,
-the photo and the size, so the gallery renders each style once per machine.
+the photo and the size, so the gallery renders each style once per machine. The painting
+itself is the caller's `paint` (rtstyle.engines.paint_image): engines sit above styles.
 
 The built-in photo is Grace Hopper's US Navy portrait (public domain, a work of the US
 federal government), as matplotlib ships it in mpl-data/sample_data/grace_hopper.jpg;
@@ -12,6 +13,7 @@ a face is what a webcam style is mostly judged on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -36,17 +38,11 @@ def fit_height(img: np.ndarray, height: int = THUMB_HEIGHT) -> np.ndarray:
     return cv2.resize(img, (width, height), interpolation=interp)
 
 
-def thumbnail(style: Style, photo: np.ndarray) -> np.ndarray:
-    """`style` painted over `photo` (BGR, already at thumbnail size), as `rtstyle image` would."""
-    from rtstyle.engines import open_engine
-    from rtstyle.engines.adjust import stylise
-
-    with open_engine(style) as engine:
-        return stylise(engine, photo[None])[0]
+Paint = Callable[[Style, np.ndarray], np.ndarray]  # (style, BGR image) -> painted image
 
 
-def thumbnail_png(style: Style, photo_path: Path = SAMPLE_PHOTO) -> Path:
-    """A cached PNG of `thumbnail(style, photo)`; rendered on first use."""
+def thumbnail_png(style: Style, paint: Paint, photo_path: Path = SAMPLE_PHOTO) -> Path:
+    """A cached PNG of `paint(style, photo at thumbnail size)`; rendered on first use."""
     key = hashlib.sha256()
     for part in (style.path.read_bytes(), Path(photo_path).read_bytes(),
                  f"{THUMB_HEIGHT}-{__version__}".encode()):
@@ -55,7 +51,7 @@ def thumbnail_png(style: Style, photo_path: Path = SAMPLE_PHOTO) -> Path:
     if not cached.exists():
         from rtstyle.images import write_image
 
-        write_image(cached, thumbnail(style, fit_height(read_image(photo_path))))
+        write_image(cached, paint(style, fit_height(read_image(photo_path))))
     return cached
 
 
@@ -80,12 +76,12 @@ def pick_styles(names: list[str]) -> list[Style]:
     return styles
 
 
-def contact_sheet(styles: list[Style], photo_path: Path = SAMPLE_PHOTO,
+def contact_sheet(styles: list[Style], paint: Paint, photo_path: Path = SAMPLE_PHOTO,
                   columns: int = 4) -> np.ndarray:
     """The photo, then each style over it, labelled, in rows of `columns` tiles."""
     photo = fit_height(read_image(photo_path))
     tiles = [_label(photo, "photo")]
-    tiles += [_label(read_image(thumbnail_png(s, photo_path)), s.name) for s in styles]
+    tiles += [_label(read_image(thumbnail_png(s, paint, photo_path)), s.name) for s in styles]
     blank = np.full_like(tiles[0], 24)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i:i + columns]) for i in range(0, len(tiles), columns)]

@@ -99,8 +99,7 @@ async function openCamera() {
 }
 
 export async function start() {
-  $("video").hidden = true;
-  $("output").hidden = false;
+  $("output").hidden = false;  // the <video> stays rendered (see style.css) but unseen
   const [info, menu] = await Promise.all([api("/api/device"), api("/api/styles")]);
   if (!info.runtime) {
     throw new Error("this server has no browser runtime; run `rtstyle serve --fetch-web-runtime` " +
