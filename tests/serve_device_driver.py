@@ -68,7 +68,12 @@ def gallery(browser, url: str, out: Path, sizes: list[tuple[int, int]]) -> dict:
         page.wait_for_function("document.querySelectorAll('.tile img').length > 0 && "
                                "[...document.querySelectorAll('.tile img')].every("
                                "i => i.complete && i.naturalWidth > 0)", timeout=300_000)
-        time.sleep(2)
+        try:  # for the screenshot: the stylised video playing (not judged here)
+            page.wait_for_function("window.rtstyle.state.server && window.rtstyle.state"
+                                   ".server.showing.startsWith('style:') && "
+                                   "window.rtstyle.state.fps > 0", timeout=90_000)
+        except Exception:  # noqa: BLE001 (a slow server only costs the screenshot)
+            pass
         page.screenshot(path=str(out / f"page-{w}x{h}.png"))
         r["tiles"] = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.id)")
         r["images"] = page.eval_on_selector_all(
@@ -103,10 +108,10 @@ def main() -> None:
                 for prec in a.precision or []:
                     result["device"].append(device_run(browser, url, prec, out, a.warmup,
                                                        a.seconds, f"{prec}-{i}"))
+            result["status"] = http("GET", url + "api/status")[1]  # before any server-mode page
             if a.gallery:
                 sizes = [tuple(int(v) for v in s.split("x")) for s in a.gallery.split(",")]
                 result["gallery"] = gallery(browser, url, out, sizes)
-            result["status"] = http("GET", url + "api/status")[1]
         finally:
             browser.close()
     (out / "result.json").write_text(json.dumps(result, indent=1))
