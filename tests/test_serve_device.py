@@ -10,6 +10,7 @@ onnxruntime-web, fetched by `rtstyle serve --fetch-web-runtime`, as .ci/run does
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -186,3 +187,20 @@ def test_on_device_page_stylises_without_webrtc_and_gallery_lists_every_style(tm
     assert gallery["tiles"] == gallery["menu"]
     assert {f"style:{s.name}" for s in list_styles()} <= set(gallery["tiles"])
     assert all(w > 0 and h > 0 for w, h in gallery["images"])
+
+
+def test_web_runtime_bad_folder_and_no_npm_are_one_line_errors(tmp_path):
+    empty = tmp_path / "dist"
+    empty.mkdir()
+    r = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--port", "0",
+                        "--web-runtime", str(empty)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode != 0 and "lacks ort-wasm-simd-threaded" in r.stderr
+    assert "Traceback" not in r.stderr
+    # No npm on PATH: says how to get it, or how to do without it.
+    r = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--fetch-web-runtime",
+                        "--web-runtime", str(tmp_path / "new")], capture_output=True,
+                       text=True, env={**os.environ, "PATH": str(tmp_path)},
+                       timeout=120)
+    assert r.returncode != 0 and "npm is not installed" in r.stderr
+    assert "--web-runtime DIR" in r.stderr and "Traceback" not in r.stderr
