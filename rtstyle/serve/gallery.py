@@ -21,8 +21,7 @@ from rtstyle.engines import paint_image
 from rtstyle.styles.catalogue import find_style
 from rtstyle.styles.preview import fit_height, thumbnail_png
 
-# Rendering a thumbnail may export the style's ONNX graph, and so may the browser graphs
-# (device.py); torch's exporter is process-global state, so they take turns.
+# One thumbnail or browser graph (device.py) at a time: each is seconds of shared CPU.
 RENDER_LOCK = threading.Lock()
 
 
