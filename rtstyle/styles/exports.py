@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from rtstyle.styles.modelfile import load_net
 FORMATS = ("onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_TRT_SIZE = (480, 640)
-_EXPORTING = threading.RLock()  # re-entrant: fp16 first exports fp32 through onnx_file
 
 
 @dataclass
@@ -52,15 +50,14 @@ def onnx_file(style: Style, precision: str = "fp32") -> Path:
         return style.path
     digest = hashlib.sha256(style.path.read_bytes()).hexdigest()[:16]
     cached = cache_dir("onnx") / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
-    with _EXPORTING:  # torch's exporter is process-global: two threads at once fail
-        if not cached.exists():
-            if precision == "fp32":
-                net, meta = load_net(style.path)
-                export_onnx(net, cached, meta)
-            else:
-                from rtstyle.export.fp16 import convert_file
+    if not cached.exists():
+        if precision == "fp32":
+            net, meta = load_net(style.path)
+            export_onnx(net, cached, meta)
+        else:
+            from rtstyle.export.fp16 import convert_file
 
-                convert_file(onnx_file(style), cached)
+            convert_file(onnx_file(style), cached)
     return cached
 
 
