@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ from rtstyle.limits import MIN_SIDE
 from rtstyle.nets.frames import FrameModel
 
 OPSET = 17
+# torch.onnx.export keeps process-global state: two threads exporting at once (a serve
+# gallery thumbnail and a client's engine) make one fail. Every caller holds this lock.
+TORCH_EXPORT_LOCK = threading.Lock()
 INPUT, OUTPUT = "frames", "styled"
 IO_CONVENTION = "uint8 BGR NHWC frames in, uint8 BGR NHWC frames out (OpenCV layout)"
 
@@ -47,7 +51,7 @@ def export_onnx(net: torch.nn.Module, path: Path, meta: dict[str, Any],
                            "per side")
     example = torch.zeros(1, h, w, 3, dtype=torch.uint8)
     axes = {0: "batch"} if size else {0: "batch", 1: "height", 2: "width"}
-    with atomic_output(Path(path)) as tmp, warnings.catch_warnings():
+    with atomic_output(Path(path)) as tmp, warnings.catch_warnings(), TORCH_EXPORT_LOCK:
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(tmp), input_names=[INPUT],
                           output_names=[OUTPUT], opset_version=OPSET, dynamo=False,

@@ -31,10 +31,10 @@ from rtstyle.metrics import psnr
 CHROMIUM = "/usr/bin/chromium"
 
 
-def in_loopback_namespace(argv: list[str]) -> subprocess.CompletedProcess:
-    """Run this driver with `argv` in a new user+network namespace whose only interface is
-    loopback (brought up first)."""
-    cmd = " ".join(["ip link set lo up && exec", sys.executable, str(Path(__file__).resolve()),
+def in_loopback_namespace(argv: list[str], script: str = __file__) -> subprocess.CompletedProcess:
+    """Run this driver (or another `script`) with `argv` in a new user+network namespace
+    whose only interface is loopback (brought up first)."""
+    cmd = " ".join(["ip link set lo up && exec", sys.executable, str(Path(script).resolve()),
                     *(shlex.quote(a) for a in argv)])
     return subprocess.run(["unshare", "-rn", "sh", "-c", cmd], capture_output=True, text=True,
                           timeout=900)

@@ -51,6 +51,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ice-address", action="append", default=None, metavar="IP",
                    help="offer only this address for WebRTC media (repeatable; default "
                         "127.0.0.1 on a loopback bind, every interface otherwise)")
+    p.add_argument("--web-runtime", type=Path, default=None, metavar="DIR",
+                   help="ONNX Runtime Web files for on-device mode (/?on=device); default: "
+                        "where --fetch-web-runtime put them")
+    p.add_argument("--fetch-web-runtime", action="store_true",
+                   help="download the pinned onnxruntime-web with npm for on-device mode, "
+                        "then exit")
     p.set_defaults(run=run)
 
 
@@ -68,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError(f"rtstyle serve needs aiohttp and aiortc ({e}); install them with "
                            "`pip install 'rtstyle[serve]'`") from None
 
+    if args.fetch_web_runtime:
+        from rtstyle.serve.web_runtime import PACKAGE, VERSION, fetch
+
+        print(f"{PACKAGE} {VERSION} -> {fetch(args.web_runtime)}")
+        return 0
     check_count(args.max_clients, "--max-clients", 64)
     check_count(args.port, "--port", 65535, low=0)
     check_threads(args.threads)
@@ -90,6 +101,6 @@ def run(args: argparse.Namespace) -> int:
         source_size=tuple(parse_size(args.size)) if args.size else None,
         stabilize=args.stabilize, paintings=args.style_dir,
         ice_addresses=check_addresses(args.ice_address) if args.ice_address else None,
-        tls=tls)
+        tls=tls, web_runtime=args.web_runtime)
     asyncio.run(serve(config, ready=lambda line: print(line, flush=True)))
     return 0

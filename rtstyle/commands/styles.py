@@ -1,4 +1,4 @@
-"""`rtstyle styles`: list, import, pull and remove styles."""
+"""`rtstyle styles`: list, preview, import, pull and remove styles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("styles", help="list, import, pull or remove styles")
+    p = sub.add_parser("styles", help="list, preview, import, pull or remove styles")
     ssub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     ssub.add_parser("list", help="show built-in and user styles").set_defaults(run=run_list)
     imp = ssub.add_parser("import", help="import an ml5 folder, a pytorch/examples .pth "
@@ -20,6 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pull = ssub.add_parser("pull", help="download a published ml5 checkpoint (needs internet)")
     pull.add_argument("name")
     pull.set_defaults(run=run_pull)
+    pv = ssub.add_parser("preview", help="a contact sheet of styles painted over a photo")
+    pv.add_argument("names", nargs="*", metavar="NAME", help="styles to show (default: all)")
+    pv.add_argument("-o", "--output", type=Path, default=Path("styles.png"),
+                    help="the sheet image (default: styles.png)")
+    pv.add_argument("--photo", type=Path, help="your photo (default: a built-in portrait)")
+    pv.add_argument("--columns", type=int, default=4, help="tiles per row (default: 4)")
+    pv.set_defaults(run=run_preview)
     rm = ssub.add_parser("remove", help="delete a user style")
     rm.add_argument("name")
     rm.set_defaults(run=run_remove)
@@ -91,6 +98,24 @@ def run_pull(args: argparse.Namespace) -> int:
     if args.name in PUBLISHED:
         print(f"'{args.name}': {PUBLISHED[args.name][0]}; licence: {PUBLISHED[args.name][1]}")
     _show(pull_style(args.name))
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from rtstyle.engines import paint_image
+    from rtstyle.files import check_writable
+    from rtstyle.images import check_image_output, check_image_size, write_image
+    from rtstyle.limits import check_count
+    from rtstyle.styles.preview import SAMPLE_PHOTO, contact_sheet, pick_styles
+
+    photo = args.photo or SAMPLE_PHOTO
+    check_image_size(photo, None)
+    check_count(args.columns, "--columns", 16, 1)
+    check_writable(args.output)
+    check_image_output(args.output)
+    styles = pick_styles(args.names)
+    write_image(args.output, contact_sheet(styles, paint_image, photo, args.columns))
+    print(f"{len(styles)} styles on {photo.name} -> {args.output}")
     return 0
 
 

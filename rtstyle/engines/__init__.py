@@ -26,9 +26,11 @@ from rtstyle.images import IMAGE_SUFFIXES
 from rtstyle.styles.catalogue import Style, find_style
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rtstyle.engines.swap import Budget
 
-__all__ = ["Engine", "available_backends", "is_painting", "open_engine"]
+__all__ = ["Engine", "available_backends", "is_painting", "open_engine", "paint_image"]
 
 
 def available_backends() -> list[str]:
@@ -83,3 +85,11 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
     if chosen.precisions and precision is not None:
         return chosen.open_net(style, threads, precision=precision)  # type: ignore[call-arg]
     return chosen.open_net(style, threads)
+
+
+def paint_image(style: Style | str | Path, image: np.ndarray) -> np.ndarray:
+    """One BGR image painted by `style` on the default backend, as `rtstyle image` does."""
+    from rtstyle.engines.adjust import stylise
+
+    with open_engine(style) as engine:
+        return stylise(engine, image[None])[0]

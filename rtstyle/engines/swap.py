@@ -225,7 +225,7 @@ def export_swap_onnx(model: SwapModel, path: Path) -> Path:
     """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
     a painting's index (`tables`, `basis`, `codes`, float32), output `styled` frames.
     Written atomically."""
-    from rtstyle.export.onnx import OPSET
+    from rtstyle.export.onnx import OPSET, TORCH_EXPORT_LOCK
     from rtstyle.files import atomic_output
 
     if model.precision != "fp32":
@@ -234,7 +234,7 @@ def export_swap_onnx(model: SwapModel, path: Path) -> Path:
     frames = torch.zeros(1, 64, 96, 3, dtype=torch.uint8)
     example = index_style(torch.rand(20, 256, 3, 3), rank=8)
     axes = {0: "batch", 1: "height", 2: "width"}
-    with atomic_output(path) as tmp, warnings.catch_warnings():
+    with atomic_output(path) as tmp, warnings.catch_warnings(), TORCH_EXPORT_LOCK:
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (frames, *example), str(tmp),
                           input_names=["frames", *INDEX_INPUTS], output_names=["styled"],

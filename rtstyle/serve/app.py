@@ -31,7 +31,7 @@ from aiohttp import web
 from rtstyle.engines.swap import Budget
 from rtstyle.errors import RtstyleError
 from rtstyle.images import IMAGE_SUFFIXES
-from rtstyle.serve import ice
+from rtstyle.serve import device, gallery, ice
 from rtstyle.serve.peer import Client
 from rtstyle.serve.pool import EnginePool
 from rtstyle.serve.uploads import (
@@ -66,6 +66,7 @@ class ServeConfig:
     paintings: Path | None = None  # default: $RTSTYLE_HOME/paintings
     ice_addresses: list[str] | None = None  # None: loopback on a loopback bind, else all
     tls: ssl.SSLContext | None = None  # HTTPS (serve/tls.py); None: plain HTTP
+    web_runtime: Path | None = None  # ONNX Runtime Web files (default: web_runtime.locate)
 
 
 def is_loopback(host: str) -> bool:
@@ -343,6 +344,8 @@ def make_app(server: Server) -> web.Application:
     r.add_post("/api/clients/{id}/painting", server.painting)
     r.add_post("/api/clients/{id}/leave", server.leave)
     r.add_get("/stream.mjpg", server.stream)
+    for register in (gallery.register, device.register):  # the page's gallery, on-device mode
+        register(app, server)
     return app
 
 
