@@ -96,8 +96,9 @@ def optimise(photo_bgr: np.ndarray, painting_bgr: np.ndarray, s: Settings,
              keep: dict | None = None) -> np.ndarray:
     """The optimised image (uint8 BGR, `s.size` px on its longer side).
 
-    `progress(step, loss)` is called after each step. `keep`, if given, holds the latest
-    image under "image" throughout, so a caller can save it after an interrupt.
+    `progress(evaluation, loss)` is called after each loss evaluation (at most `s.steps`).
+    `keep`, if given, holds the latest image under "image" throughout, so a caller can
+    save it after an interrupt.
     """
     photo = _rgb(fit_longer(photo_bgr, s.size))
     painting = _rgb(fit_longer(painting_bgr, s.style_size))
@@ -105,24 +106,31 @@ def optimise(photo_bgr: np.ndarray, painting_bgr: np.ndarray, s: Settings,
     torch.manual_seed(s.seed)
     start = photo.clone() if s.init == "content" else torch.rand_like(photo) * 255.0
     x = start.requires_grad_(True)
-    if s.optimizer == "lbfgs":
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
-    else:
-        opt = torch.optim.Adam([x], lr=s.lr)
+    keep = {} if keep is None else keep
+    evaluations = 0
 
     def closure() -> torch.Tensor:
+        nonlocal evaluations
         opt.zero_grad()
         loss = loss_of(x)
         loss.backward()
+        evaluations += 1
+        keep["image"] = rgb_to_frames(x.detach())[0].numpy()  # clamped to 0..255
+        if progress:
+            progress(evaluations, loss.item())
         return loss
 
-    keep = {} if keep is None else keep
-    for step in range(1, s.steps + 1):
-        loss = opt.step(closure)
-        with torch.no_grad():
-            x.clamp_(0.0, 255.0)
-            keep["image"] = rgb_to_frames(x.detach())[0].numpy()
-        if progress:
-            progress(step, float(loss))
+    if s.optimizer == "lbfgs":
+        # One call runs all the iterations, so L-BFGS keeps its line search and history;
+        # `steps` bounds the loss evaluations (each a VGG forward and backward pass).
+        opt: torch.optim.Optimizer = torch.optim.LBFGS(
+            [x], lr=1.0, max_iter=s.steps, max_eval=s.steps, tolerance_grad=0.0,
+            tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
+        opt.step(closure)
+    else:
+        opt = torch.optim.Adam([x], lr=s.lr)
+        for _ in range(s.steps):
+            opt.step(closure)
+            with torch.no_grad():
+                x.clamp_(0.0, 255.0)
     return keep["image"]
