@@ -31,9 +31,15 @@ def graph_input(frames: np.ndarray, io: str, fixed_size: tuple[int, int] | None)
     return np.ascontiguousarray(x)
 
 
-def graph_output(y: np.ndarray, io: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The graph's output as uint8 BGR frames of `shape` (resized back if needed)."""
-    h, w = shape[1:3]
+def output_scale(meta: dict) -> int:
+    """How many times larger than its input a net's output is: the super-resolution
+    net's `scale`, 1 for the transform nets."""
+    return int(meta.get("options", {}).get("scale", 1)) if meta.get("arch") == "sr" else 1
+
+
+def graph_output(y: np.ndarray, io: str, shape: tuple[int, ...], scale: int = 1) -> np.ndarray:
+    """The graph's output as uint8 BGR frames of `shape` times `scale` (resized if needed)."""
+    h, w = shape[1] * scale, shape[2] * scale
     if io == "rgb255":
         y = np.clip(y, 0, 255).round().astype(np.uint8).transpose(0, 2, 3, 1)[..., ::-1]
     if y.shape[1:3] != (h, w):
@@ -45,15 +51,17 @@ class GraphEngine(Engine):
     """A transform net's ONNX graph on any backend that opens graph sessions."""
 
     def __init__(self, session: GraphSession, input_name: str, name: str, backend: str,
-                 io: str = "frames", fixed_size: tuple[int, int] | None = None):
-        self.session, self.input = session, input_name
+                 io: str = "frames", fixed_size: tuple[int, int] | None = None,
+                 scale: int = 1):
+        self.session, self.input, self.scale = session, input_name, scale
         self.name, self.backend = name, backend
         self.io, self.fixed_size = io, fixed_size
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         check_frames(frames)
         x = graph_input(frames, self.io, self.fixed_size)
-        return graph_output(self.session.run({self.input: x}), self.io, frames.shape)
+        return graph_output(self.session.run({self.input: x}), self.io, frames.shape,
+                            self.scale)
 
     def close(self) -> None:
         close = getattr(self.session, "close", None)

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from rtstyle.engines.graph import GraphEngine, refuses_engine_file
+from rtstyle.engines.graph import GraphEngine, output_scale, refuses_engine_file
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import Profile, casts_at_edges, input_shapes, parse_profile
@@ -216,7 +216,8 @@ def open_net(style: Style, threads: int | None, device: str) -> GraphEngine:
                          profile_hint=meta.get("profile_hint"),
                          io=meta.get("onnx_io", "frames"))
     return GraphEngine(session, session.input, style.name, f"onnxruntime-{device}",
-                       io=meta.get("onnx_io", "frames"), fixed_size=meta.get("fixed_size"))
+                       io=meta.get("onnx_io", "frames"), fixed_size=meta.get("fixed_size"),
+                       scale=output_scale(meta))
 
 
 def _provider(device: str):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rtstyle.engines import precision as precision_policy
-from rtstyle.engines.graph import GraphEngine, refuses_engine_file
+from rtstyle.engines.graph import GraphEngine, output_scale, refuses_engine_file
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 
@@ -93,7 +93,8 @@ def open_net(style: Style, threads: int | None, precision: str | None = None) ->
     session = OpenVinoSession(onnx_file(style), threads, _cache_dir(), mode)
     return GraphEngine(session, session.input, style.name, f"openvino-cpu-{mode}",
                        io=style.meta.get("onnx_io", "frames"),
-                       fixed_size=style.meta.get("fixed_size"))
+                       fixed_size=style.meta.get("fixed_size"),
+                       scale=output_scale(style.meta))
 
 
 register(Backend("openvino", rank=30, available=openvino_available, open_net=open_net,

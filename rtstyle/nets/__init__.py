@@ -1,6 +1,7 @@
-"""Transform-net architectures, built by name so model files can say which one they hold.
+"""Net architectures, built by name so model files can say which one they hold.
 
-Every net maps float RGB in 0..255, shape (N, 3, H, W), to the same range and size.
+Every net maps float RGB in 0..255, shape (N, 3, H, W), to the same range; the
+transform nets keep the size, the super-resolution net (`sr`) multiplies it by its scale.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from rtstyle.errors import RtstyleError
 from rtstyle.nets.lite import LiteNet, lite_config
 from rtstyle.nets.transform import TransformNet, fst_config, johnson_config
+from rtstyle.nets.upscale import UpscaleNet, sr_config
 
 # arch name -> (function(**options) returning the net's config, the net class built from
 # that config). A new architecture registers its pair here.
@@ -21,6 +23,7 @@ ARCHITECTURES = {
     "fst": (fst_config, TransformNet),
     "johnson": (johnson_config, TransformNet),
     "lite": (lite_config, LiteNet),
+    "sr": (sr_config, UpscaleNet),
 }
 
 
@@ -29,7 +32,8 @@ ARCHITECTURES = {
 # keeping any net under ~300 MB of weights (a claim of 10^7 blocks or 200000 channels
 # would otherwise be built, and allocated, before a single tensor is read).
 MAX_WIDTH = 512
-BOUNDS = {"res_blocks": (0, 16), "border": (0, 64), "widths": (1, MAX_WIDTH)}
+BOUNDS = {"res_blocks": (0, 16), "border": (0, 64), "widths": (1, MAX_WIDTH),
+          "width": (1, MAX_WIDTH), "convs": (1, 16), "scale": (2, 8)}
 CHOICES = {"padding": ("reflect", "same"), "upsample": ("nearest", "deconv"),
            "output": ("linear", "tanh")}
 

@@ -179,6 +179,8 @@ def _scan(folder: Path, origin: str) -> dict[str, Style]:
                     meta = {"error": str(e)}
                 if p.suffix == ".safetensors" and meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
                     continue  # another rtstyle file kept alongside, e.g. the swap decoder
+                if meta.get("arch") == "sr":
+                    continue  # the upscaler ships here too but is not a style
                 found[p.stem] = Style(p.stem, p, origin, meta)
     return found
 

@@ -124,12 +124,14 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
                   keep_colors: bool = False, stabilize: bool = False, batch: int = 4,
                   progress: bool | None = None, info: VideoInfo | None = None,
                   preset: str = DEFAULT_PRESET, encoder: str = "libx264",
-                  decode_threads: int = 1, encode_threads: int = 1) -> VideoResult:
+                  decode_threads: int = 1, encode_threads: int = 1,
+                  out_scale: int = 1) -> VideoResult:
     """Stylise `src` into `dst` with `engine`, keeping audio, frame count and timing.
 
     progress: False for none; else a bar on a terminal, a line every few seconds on a pipe.
     info: `probe_video(src, start, end)`, if the caller already has it.
-    preset, encoder: x264 preset; "libx264", "nvenc" or "auto" (see VideoFileWriter)."""
+    preset, encoder: x264 preset; "libx264", "nvenc" or "auto" (see VideoFileWriter).
+    out_scale: the engine's output is this many times the frame size (an upscaler)."""
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise RtstyleError(f"output {dst} is the input; choose another output name")
@@ -142,7 +144,7 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     reader = FrameReader(src, (w, h), (info.width, info.height), start, end,
                          threads=decode_threads)
     try:
-        writer = VideoFileWriter(dst, info.fps, (w, h), crf, preset=preset,
+        writer = VideoFileWriter(dst, info.fps, (w * out_scale, h * out_scale), crf, preset=preset,
                                  time_base=info.time_base,
                                  audio=reader.audio_streams, low_priority=True,
                                  encoder=encoder, threads=encode_threads)
