@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from rtstyle.optimize import CONTENT_LAYERS, STYLE_LAYERS, Settings, _rgb, objective, optimise
 from rtstyle.train.losses import PerceptualLoss
-from rtstyle.train.optimize import CONTENT_LAYERS, STYLE_LAYERS, Settings, _rgb, objective, optimise
 from tests.conftest import cli
 
 

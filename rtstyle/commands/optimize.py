@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    # Defaults (None) come from rtstyle.train.optimize.Settings, read in `run`: the parser
+    # Defaults (None) come from rtstyle.optimize.Settings, read in `run`: the parser
     # stays free of torch.
     p = sub.add_parser(
         "optimize", help="stylise one photo by optimising its pixels (slow, the reference)",
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.files import check_writable
     from rtstyle.images import check_image_output, read_image, write_image
     from rtstyle.limits import MAX_SIDE, MIN_SIDE, check_count, check_positive, check_threads
-    from rtstyle.train.optimize import Settings, optimise
+    from rtstyle.optimize import Settings, optimise
 
     SETTINGS = {f.name for f in fields(Settings)}
 

@@ -39,7 +39,7 @@ INITS = ("content", "noise")
 
 @dataclass(frozen=True)
 class Settings:
-    """What `rtstyle optimize` asks for; the defaults meet the issue's 384 px targets."""
+    """What `rtstyle optimize` asks for."""
 
     size: int = 384  # longer side of the result, px
     steps: int = 120
