@@ -183,7 +183,6 @@ def swap_indexed(content: torch.Tensor, tables: torch.Tensor, basis: torch.Tenso
 # frame's inverse square root is Newton-Schulz iterations, plain matmuls that export to ONNX.
 COLOUR_ITERS = 16  # Newton-Schulz steps: 15 are within 3e-5 of eigh on photo features
 COLOUR_EPS = 1e-3  # ridge, relative to the mean eigenvalue: keeps the iteration stable
-COLOUR_STRIDE = 2  # the frame's covariance is estimated on every 2nd row and column
 
 
 class StyleColour(NamedTuple):
@@ -227,8 +226,7 @@ def recolour(features: torch.Tensor, colour: torch.Tensor, mean: torch.Tensor) -
     statistics: one (C, C) matrix per frame, applied as a matmul plus a bias. Clamped at 0
     as relu3_1 is: the decoder never saw negative features, and decodes them to blotches."""
     n, c = features.shape[:2]
-    x = features.flatten(2)
-    sample = features[:, :, ::COLOUR_STRIDE, ::COLOUR_STRIDE].flatten(2)
-    m = colour @ inverse_sqrt(_covariance(sample))  # (N, C, C)
-    bias = mean.reshape(1, c, 1) - m @ sample.mean(dim=2, keepdim=True)
+    x = features.flatten(2)  # all positions: a 320x240 frame has only 4800 for 256 channels
+    m = colour @ inverse_sqrt(_covariance(x))  # (N, C, C)
+    bias = mean.reshape(1, c, 1) - m @ x.mean(dim=2, keepdim=True)
     return (m @ x + bias).clamp_min(0).reshape(features.shape)
