@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtstyle.engines.swap import DECODER_ENV, INDEX_INPUTS, Budget, _runtime, _swap_graph
+from rtstyle.engines.swap import DECODER_ENV, Budget, _runtime, _swap_graph, style_feeds
 from rtstyle.export.quantize import _fit
 from rtstyle.images import IMAGE_SUFFIXES
 from rtstyle.swap.decoder import BUILTIN
@@ -46,8 +46,8 @@ def main() -> None:
     fp32 = _swap_graph(runtime.model, a.decoder)
     indexes = []
     for painting in images(a.paintings):
-        index = runtime.encode(load_painting(painting, Budget().style_size), Budget())
-        indexes.append({k: t.numpy() for k, t in zip(INDEX_INPUTS, index, strict=True)})
+        style = runtime.encode(load_painting(painting, Budget().style_size), Budget())
+        indexes.append(style_feeds(*style))
     photos = images(a.photos)
     pick = np.linspace(0, len(photos) - 1, min(a.frames, len(photos))).round().astype(int)
     feeds = ({"frames": _fit(cv2.imread(str(photos[i])), SIZE)[None],

@@ -67,7 +67,7 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
     from rtstyle.nets.frames import frames_to_rgb
     from rtstyle.nets.vgg import VGGFeatures
     from rtstyle.swap.decoder import load_decoder
-    from rtstyle.swap.op import index_style, style_patches
+    from rtstyle.swap.op import colour_stats, index_style, style_patches
 
     decoder, _ = load_decoder()
     out = {}
@@ -79,8 +79,9 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
         model = SwapModel(encoder, decoder).eval()
         art = torch.from_numpy(load_painting(painting, 256)[None])
         with torch.inference_mode():
-            index = index_style(style_patches(encoder(frames_to_rgb(art))["relu3_1"]))
-            out[dtype] = [model(torch.from_numpy(_photo(cv2, p)[None]), *index).numpy()
+            features = encoder(frames_to_rgb(art))["relu3_1"]
+            style = (*index_style(style_patches(features)), *colour_stats(features))
+            out[dtype] = [model(torch.from_numpy(_photo(cv2, p)[None]), *style).numpy()
                           for p in photos]
     return [round(psnr(a, b), 2) for a, b in zip(out["fp32"], out["fp16"], strict=True)]
 

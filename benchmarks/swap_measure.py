@@ -70,8 +70,7 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
                 t0 = time.perf_counter()
                 out = swap(content, patches)
             else:
-                index = rt.encode(image, b)
-                tables, basis, codes = index
+                (tables, basis, codes), _ = rt.encode(image, b)
                 if b.precision == "bf16":
                     basis, codes = basis.bfloat16(), codes.bfloat16()
                 n = codes.shape[0]

@@ -11,8 +11,11 @@ from torch import nn
 
 from rtstyle.errors import RtstyleError
 from rtstyle.swap.op import (
+    colour_stats,
     index_style,
+    inverse_sqrt,
     patch_tables,
+    recolour,
     style_patches,
     swap,
     swap_indexed,
@@ -166,3 +169,31 @@ def test_onnx_graph_of_the_indexed_swap_matches_torch(tmp_path):
         got = session.run(None, {"content": content.numpy(), **feeds})[0]
         np.testing.assert_allclose(got, swap_indexed(content, *index).numpy(), rtol=1e-5,
                                    atol=1e-5)
+
+
+def test_newton_schulz_inverse_sqrt_matches_eigh():
+    """The graph's inverse square root (matmuls only) against the eigendecomposition, on a
+    covariance spread over four decades as relu3_1's are."""
+    g = torch.Generator().manual_seed(0)
+    q = torch.linalg.qr(torch.randn(32, 32, generator=g, dtype=torch.float64)).Q
+    cov = q @ torch.diag(torch.logspace(0, 4, 32, dtype=torch.float64)) @ q.T
+    values, vectors = torch.linalg.eigh(cov)
+    expected = vectors @ torch.diag(values.rsqrt()) @ vectors.T
+    got = inverse_sqrt(cov[None].float())[0].double()
+    assert torch.linalg.matrix_norm(got - expected) / torch.linalg.matrix_norm(expected) < 1e-3
+
+
+def test_recolour_gives_the_paintings_statistics():
+    """Recoloured features take the painting's mean and covariance, whatever the frame's
+    were (positive features, so the clamp at 0 barely bites)."""
+    g = torch.Generator().manual_seed(1)
+    mix = torch.rand(16, 16, generator=g)
+    style = (mix @ torch.rand(1, 16, 80 * 80, generator=g) * 3 + 5).reshape(1, 16, 80, 80)
+    frame = (mix.T @ torch.rand(2, 16, 80 * 80, generator=g) + 1).reshape(2, 16, 80, 80)
+    want = colour_stats(style)
+    out = recolour(frame, *want)
+    for got in out.split(1):
+        stats = colour_stats(got)
+        cov = stats.colour @ stats.colour
+        assert torch.allclose(stats.mean, want.mean, rtol=0.02)
+        assert (cov - want.colour @ want.colour).norm() / cov.norm() < 0.05

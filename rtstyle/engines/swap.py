@@ -39,7 +39,16 @@ from rtstyle.images import SCALE_DOWN, check_image_size, read_image
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.swap import int8
 from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
-from rtstyle.swap.op import RANK, StyleIndex, index_style, style_patches, swap_indexed
+from rtstyle.swap.op import (
+    RANK,
+    StyleColour,
+    StyleIndex,
+    colour_stats,
+    index_style,
+    recolour,
+    style_patches,
+    swap_indexed,
+)
 
 # The encoder: 'builtin' (default: the shipped VGG19 slice the shipped decoder inverts),
 # 'imagenet' (torchvision download) or a local state dict, for decoders trained on those.
@@ -50,8 +59,10 @@ DECODER_ENV = "RTSTYLE_SWAP_DECODER"  # a decoder from `rtstyle train-swap`; def
 AUTO_BACKEND = "onnxruntime"
 PRECISIONS = ("auto", "fp32", "int8", "bf16")
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
-INDEX_INPUTS = StyleIndex._fields  # the swap graph's inputs after `frames`
-GRAPH_FORM = "indexed2"  # bump when the graph's inputs or ops change (cache file name)
+FLAT_STD = 2.0  # grey levels: a painting whose channels all vary less is one flat colour
+# the swap graph's inputs after `frames`: the painting's index and colour statistics
+INDEX_INPUTS = StyleIndex._fields + StyleColour._fields
+GRAPH_FORM = "indexed3"  # bump when the graph's inputs or ops change (cache file name)
 
 
 @dataclass(frozen=True)
@@ -74,19 +85,21 @@ class Budget:
 
 class SwapModel(nn.Module):
     """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus a painting's index
-    (tables (9 (n + 1), 256), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) -> stylised
-    uint8 BGR frames of the same shape."""
+    (tables (9 (n + 1), 256), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) and its
+    colour statistics (colour (256, 256), mean (256,); see StyleColour) -> stylised uint8
+    BGR frames of the same shape."""
 
     def __init__(self, encoder: nn.Module, decoder: Decoder, precision: str = "fp32"):
         super().__init__()
         self.encoder, self.decoder, self.precision = encoder, decoder, precision
 
     def forward(self, frames: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor,
-                codes: torch.Tensor) -> torch.Tensor:
+                codes: torch.Tensor, colour: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         content = self.encoder(frames_to_rgb(frames))["relu3_1"]
         if self.precision == "bf16":
             basis, codes = basis.bfloat16(), codes.bfloat16()
-        return rgb_to_frames(self.decoder(swap_indexed(content, tables, basis, codes)))
+        swapped = recolour(swap_indexed(content, tables, basis, codes), colour, mean)
+        return rgb_to_frames(self.decoder(swapped))
 
 
 def vgg_weights() -> str:
@@ -98,14 +111,20 @@ def decoder_path() -> Path:
 
 
 def load_painting(path: Path, style_size: int) -> np.ndarray:
-    """The style image as BGR uint8, downscaled to `style_size` on its longer side."""
+    """The style image as BGR uint8, downscaled to `style_size` on its longer side; a
+    one-line error for a missing, corrupt, truncated, huge, tiny or one-colour image."""
+
     path = Path(path)
     if not path.is_file():
         raise RtstyleError(f"style image {path} does not exist; give a painting's image file")
     # Only style_size px are used: a painting is never decoded beyond MAX_SIDE a side
     # (JPEGs decode directly at 1/2..1/8 scale), so a huge PNG cannot ask for gigabytes.
-    check_image_size(path, None, "style image", SCALE_DOWN)
-    img = read_image(path, style_size, "style image")
+    try:
+        check_image_size(path, None, "style image", SCALE_DOWN)
+        img = read_image(path, style_size, "style image")
+    except RtstyleError as e:
+        raise RtstyleError(f"bad {e}" if str(e).startswith("style image")
+                           else f"bad style image: {e}") from None
     h, w = img.shape[:2]
     scale = style_size / max(h, w)
     if scale < 1.0:
@@ -115,6 +134,9 @@ def load_painting(path: Path, style_size: int) -> np.ndarray:
         raise RtstyleError(f"style image {path} is {img.shape[1]}x{img.shape[0]} px (after "
                            f"the {style_size} px limit), too small for one 3x3 feature patch; "
                            f"use one of at least {MIN_STYLE_SIDE} px per side")
+    if float(img.reshape(-1, 3).std(axis=0).max()) < FLAT_STD:
+        raise RtstyleError(f"style image {path} is one flat colour, with no strokes or "
+                           "texture for style-swap to carry; give a painting")
     return img
 
 
@@ -155,19 +177,23 @@ class _Runtime:
                 self.backend += "-int8"
         self.precision = precision
 
-    def encode(self, painting: np.ndarray, budget: Budget) -> StyleIndex:
-        """The painting's index: all the swap needs from it, computed once."""
+    def encode(self, painting: np.ndarray, budget: Budget) -> tuple[StyleIndex, StyleColour]:
+        """The painting's index and colour statistics: all the swap needs from it, once."""
         with torch.inference_mode():
             features = self.encoder(frames_to_rgb(torch.from_numpy(painting[None])))["relu3_1"]
-            return index_style(style_patches(features, budget.max_patches), budget.rank)
+            index = index_style(style_patches(features, budget.max_patches), budget.rank)
+            return index, colour_stats(features)
 
-    def run(self, frames: np.ndarray, index: StyleIndex) -> np.ndarray:
+    def run(self, frames: np.ndarray, style: tuple[StyleIndex, StyleColour]) -> np.ndarray:
         if self.session is not None:
-            return self.session.run({"frames": frames, **{name: t.numpy() for name, t
-                                                          in zip(INDEX_INPUTS, index,
-                                                                 strict=True)}})
+            return self.session.run({"frames": frames, **style_feeds(*style)})
         with torch.inference_mode():
-            return self.model(torch.from_numpy(frames), *index).numpy()
+            return self.model(torch.from_numpy(frames), *style[0], *style[1]).numpy()
+
+
+def style_feeds(index: StyleIndex, colour: StyleColour) -> dict[str, np.ndarray]:
+    """A painting's inputs to the swap graph, by name."""
+    return {name: t.numpy() for name, t in zip(INDEX_INPUTS, (*index, *colour), strict=True)}
 
 
 def _matching_encoder(decoder_file: Path, meta: dict) -> nn.Module:
@@ -232,7 +258,8 @@ def export_swap_onnx(model: SwapModel, path: Path) -> Path:
         raise RtstyleError("the ONNX swap graph is fp32 only; bf16 runs on --backend torch")
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = torch.zeros(1, 64, 96, 3, dtype=torch.uint8)
-    example = index_style(torch.rand(20, 256, 3, 3), rank=8)
+    example = (*index_style(torch.rand(20, 256, 3, 3), rank=8),
+               *colour_stats(torch.rand(1, 256, 8, 8)))
     axes = {0: "batch", 1: "height", 2: "width"}
     with atomic_output(path) as tmp, warnings.catch_warnings(), TORCH_EXPORT_LOCK:
         warnings.simplefilter("ignore")
@@ -272,8 +299,8 @@ class SwapEngine(Engine):
         t0 = time.perf_counter()
         if image is None:
             image = load_painting(painting, self.budget.style_size)
-        index = self.runtime.encode(image, self.budget)
-        self._style = (Path(painting).stem, index)
+        style = self.runtime.encode(image, self.budget)
+        self._style = (Path(painting).stem, style)
         self.encode_seconds = time.perf_counter() - t0
         return self.encode_seconds
 
@@ -292,8 +319,8 @@ class SwapEngine(Engine):
 
     @property
     def index(self) -> StyleIndex:
-        """The current painting's index (what the swap graph takes besides frames)."""
-        return self._style[1]
+        """The current painting's matching index (StyleIndex)."""
+        return self._style[1][0]
 
     @property
     def n_patches(self) -> int:
