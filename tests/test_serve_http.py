@@ -136,7 +136,7 @@ def test_bad_requests_get_clear_4xx_and_the_client_keeps_playing(tmp_path, rtsty
             # /stream.mjpg without a --source.
             status, body = await req("GET", url + "stream.mjpg", headers=auth)
             assert status == 404 and "--source" in body["error"]
-            status, data = await loop.run_in_executor(None, _raw_get, url, "/static/app.js")
+            status, data = await loop.run_in_executor(None, _raw_get, url, "/static/server.js")
             assert status == 200 and b"RTCPeerConnection" in data
 
             # Through all of it the client kept getting frames, stylised once the engine
