@@ -222,6 +222,7 @@ def test_fresh_catalogue_lists_only_styles():
     assert "udnie" in names
     assert "swap_decoder" not in names and "vgg19_relu3_1" not in names
     assert all("error" not in s.meta for s in list_styles())
-    not_styles = [p for p in ("swap_decoder.safetensors", "vgg19_relu3_1.safetensors")
+    not_styles = [p for p in ("swap_decoder.safetensors", "vgg19_relu3_1.safetensors",
+                                  "upscale-x4.safetensors")
                   if (BUILTIN_DIR / p).exists()]
     assert len(names) == len(list(BUILTIN_DIR.glob("*.safetensors"))) - len(not_styles)

@@ -67,6 +67,7 @@ def _inputs(tmp: Path) -> dict[str, str]:
     ml5 = ASSETS / "styles-ml5" / "scream"
     return {"photo.jpg": str(tmp / "photo.jpg"), "starry_night.jpg": str(tmp / "painting.jpg"),
             "painting.jpg": str(tmp / "painting.jpg"), "clip.mp4": str(tmp / "clip.mp4"),
+            "small.jpg": str(tmp / "photo.jpg"),
             "photos/": str(tmp / "photos"), "paintings/": str(tmp / "paintings"),
             "path/to/ml5-model-dir": str(ml5)}
 
@@ -96,7 +97,7 @@ def test_readme_example_runs(example, tmp_path):
     if "path/to/ml5-model-dir" in example and not Path(inputs["path/to/ml5-model-dir"]).is_dir():
         pytest.skip(f"needs an ml5 checkpoint folder (styles-ml5/scream under {ASSETS})")
     argv = _argv(example, inputs, tmp_path)
-    if argv[0] == "serve":
+    if argv[0] == "serve" and "--fetch-web-runtime" not in argv:  # that one exits when done
         return _check_serve(argv)
     r = cli(*argv, cwd=tmp_path, timeout=900)
     assert r.returncode == 0, (example, r.stdout[-2000:], r.stderr[-2000:])

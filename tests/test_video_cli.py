@@ -289,7 +289,7 @@ def test_bad_inputs(tmp_path, model, case, message):
 def test_bad_outputs(tmp_path, clip, model, case, message):
     before = clip.read_bytes()
     dst = {"same": clip, "no_folder": tmp_path / "nope" / "o.mp4",
-           "not_writable": "/proc/o.mp4", "extension": tmp_path / "o.gif"}[case]
+           "not_writable": "/proc/o.mp4", "extension": tmp_path / "o.xyz"}[case]
     r = stylise(clip, dst, model)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
@@ -309,5 +309,5 @@ def test_full_disk_leaves_nothing(tmp_path, clip, model):
     r = stylise(clip, out / "o.mp4", model, "--max-size", "320", "--crf", "0",
                 preexec_fn=limit)
     assert r.returncode == 2, r.stderr
-    assert "could not write" in r.stderr and "free space" in r.stderr
+    assert "could not write" in r.stderr and "disk space" in r.stderr
     assert os.listdir(out) == []

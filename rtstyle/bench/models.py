@@ -163,7 +163,7 @@ def swap_frame_module(painting: Path) -> nn.Module:
 
     engine = open_swap_engine(painting, "torch")
     model = copy.deepcopy(engine.runtime.model)
-    shapes = [tuple(t.shape) for t in engine.index]
+    shapes = [tuple(t.shape) for t in engine.style_tensors]
 
     class Bound(nn.Module):
         def __init__(self) -> None:

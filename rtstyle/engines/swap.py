@@ -323,6 +323,11 @@ class SwapEngine(Engine):
         return self._style[1][0]
 
     @property
+    def style_tensors(self) -> tuple:
+        """The graph's style inputs for the current painting (index, then colour)."""
+        return (*self._style[1][0], *self._style[1][1])
+
+    @property
     def n_patches(self) -> int:
         return int(self.index.codes.shape[0])
 

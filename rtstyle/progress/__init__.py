@@ -38,7 +38,9 @@ class LineProgress:
         print(text, file=self.file, flush=True)
 
     def close(self) -> None:
-        if self.n > self.start_n:
+        # A run short enough to print no line stays silent: its one result line (or one
+        # error line) is then all the user sees.
+        if self.n > self.start_n and self.last > self.start:
             self._line()
 
     def _line(self) -> None:

@@ -196,7 +196,7 @@ def _covariance(x: torch.Tensor) -> torch.Tensor:
     """(N, C, L) features -> (N, C, C) covariance plus the COLOUR_EPS ridge."""
     xc = x - x.mean(dim=2, keepdim=True)
     cov = xc @ xc.transpose(1, 2) / x.shape[2]
-    eye = torch.eye(cov.shape[1], dtype=cov.dtype)
+    eye = torch.eye(cov.shape[1], dtype=cov.dtype, device=cov.device)
     ridge = (cov * eye).sum(dim=(1, 2), keepdim=True) / cov.shape[1] * COLOUR_EPS
     return cov + ridge * eye
 
@@ -212,7 +212,7 @@ def colour_stats(features: torch.Tensor) -> StyleColour:
 def inverse_sqrt(cov: torch.Tensor, iters: int = COLOUR_ITERS) -> torch.Tensor:
     """(N, C, C) symmetric positive definite -> its inverse square root (coupled
     Newton-Schulz; the scaling by the Frobenius norm makes it converge)."""
-    eye = torch.eye(cov.shape[1], dtype=cov.dtype)
+    eye = torch.eye(cov.shape[1], dtype=cov.dtype, device=cov.device)
     norm = cov.square().sum(dim=(1, 2), keepdim=True).sqrt()
     y, z = cov / norm, eye.expand_as(cov)
     for _ in range(iters):
