@@ -78,8 +78,9 @@ def test_loss_goes_down_and_a_resumed_run_equals_an_uninterrupted_one(material, 
     assert meta["source"] == "trained by rtstyle" and meta["arch"] == "lite"
     assert made_by["steps"] == 30 and made_by["size"] == 32 and made_by["batch"] == 2
     assert set(made_by["final_losses"]) == {"total", "content", "style", "tv"}
-    assert made_by["layers"] == {"content": ["relu2_2"],
-                                 "style": ["relu1_2", "relu2_2", "relu3_1"]}
+    assert made_by["layers"] == {"content": ["relu3_1"],
+                                 "style": ["relu1_1", "relu1_2", "relu2_1", "relu2_2",
+                                           "relu3_1"]}
     assert {s.name: s.origin for s in list_styles()}["stripes"] == "user"
     # the checkpoint is safetensors with JSON state: no pickle anywhere
     with safe_open(str(tmp_path / "b" / CHECKPOINT), framework="pt") as f:
