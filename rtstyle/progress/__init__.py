@@ -8,20 +8,31 @@ set_postfix, write, close, total), so callers never check which they hold.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
 
+# Seconds between lines on a pipe or in a log; RTSTYLE_PROGRESS_SECONDS sets it (0: every
+# update), for logs that want more or fewer lines.
 LINE_EVERY_S = 5.0
+
+
+def _every_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("RTSTYLE_PROGRESS_SECONDS", LINE_EVERY_S)))
+    except ValueError:
+        return LINE_EVERY_S
 
 
 class LineProgress:
     """tqdm's calls, printed as `desc: 120/900 frames, 15.2 frames/s, ETA 0:51` lines."""
 
     def __init__(self, total: int | None, unit: str, desc: str, initial: int = 0,
-                 every_s: float = LINE_EVERY_S, file: TextIO | None = None):
+                 every_s: float | None = None, file: TextIO | None = None):
         self.total, self.unit, self.desc, self.n = total, unit, desc, initial
-        self.every_s, self.file = every_s, file or sys.stderr
+        self.every_s = _every_s() if every_s is None else every_s
+        self.file = file or sys.stderr
         self.start_n, self.start = initial, time.monotonic()
         self.last, self.postfix = self.start, ""
 
