@@ -27,7 +27,7 @@ def measure_style(name: str, painting: Path, photos: list[np.ndarray], backend: 
                   meter: StrengthMeter | None = None) -> dict:
     meter = meter or StrengthMeter(read_image(painting))
     engine = open_engine(name, backend)
-    rows = [meter.measure(p, engine.run(p[None])[0]) for p in photos]
+    rows = [meter.measure(p, engine.run(p[None])[0]) for p in photos]  # per photo, kept
     return {"style": name, "painting": painting.name, **summarise(rows),
             "per_photo": [[round(r.gram_ratio, 4), round(r.content_ratio, 4)] for r in rows]}
 

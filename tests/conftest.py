@@ -56,3 +56,16 @@ def loopback_namespace_problem() -> str | None:
     if r.returncode == 0:
         return None
     return r.stderr.strip() or f"exit {r.returncode}"
+
+
+@pytest.fixture()
+def photo(tmp_path):
+    """A small noisy photo (PNG): enough structure for a net, tiny enough to be fast."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    img = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (80, 60))
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), img)
+    return path

@@ -61,16 +61,15 @@ def test_styles_list_shows_painting_and_licence(rtstyle_home):
 def test_builtin_carries_its_painting(name):
     from rtstyle.engines import open_engine
     from rtstyle.images import read_image
-    from rtstyle.train.strength import StrengthMeter, fit_longer, summarise
+    from rtstyle.train.strength import StrengthMeter, fit_longer, measure_engine
 
     painting = ASSETS / "paintings" / PAINTINGS[name.removesuffix("-lite")]["file"]
     photos = [ASSETS / "photos" / "golden_gate.jpg", ASSETS / "reference" / "stata.jpg"]
     if not painting.is_file() or not all(p.is_file() for p in photos):
         pytest.skip(f"needs the assets' paintings and photos (RTSTYLE_ASSETS={ASSETS})")
     meter = StrengthMeter(read_image(painting))
-    engine = open_engine(name, "onnxruntime")
     frames = [fit_longer(read_image(p)) for p in photos]
-    s = summarise([meter.measure(f, engine.run(f[None])[0]) for f in frames])
+    s = measure_engine(meter, open_engine(name, "onnxruntime"), frames)
     limit = 0.18 if name.endswith("-lite") else 0.12
     assert s["gram_mean"] <= limit, s
     assert s["content_mean"] <= 0.6, s

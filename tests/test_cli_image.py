@@ -25,15 +25,6 @@ def rand_style(rtstyle_home):
     return "noise"
 
 
-@pytest.fixture()
-def photo(tmp_path):
-    rng = np.random.default_rng(0)
-    img = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (80, 60))
-    path = tmp_path / "photo.png"
-    cv2.imwrite(str(path), img)
-    return path
-
-
 def assert_one_line_error(r, *words):
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr

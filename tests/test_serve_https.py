@@ -210,6 +210,7 @@ def test_a_lan_server_prints_a_url_per_address_with_its_token_and_a_qr_code():
     from rtstyle.serve import ice
     from rtstyle.serve.app import ServeConfig, ready_lines
 
+    # Only formats the lines a LAN server would print: nothing binds or sends here.
     lines = ready_lines(ServeConfig(host="0.0.0.0", token="secret-token-1",
                                     tls=ssl.create_default_context()), 8443, False)
     urls = [line.split()[-1] for line in lines if line.startswith("rtstyle serve: ")]

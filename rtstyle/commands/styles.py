@@ -136,15 +136,14 @@ def run_check(args: argparse.Namespace) -> int:
                            "pip install 'rtstyle[train]'") from e
     from rtstyle.engines import open_engine
     from rtstyle.images import read_image
-    from rtstyle.train.strength import StrengthMeter, fit_longer, summarise
+    from rtstyle.train.strength import StrengthMeter, fit_longer, measure_engine
 
     meter = StrengthMeter(read_image(args.painting))
     photos = [fit_longer(read_image(p)) for p in args.photos]
     failed = False
     print(f"{'STYLE':24s}  GRAM mean (worst)  CONTENT mean (worst)  on {len(photos)} photo(s)")
     for name in args.names:
-        engine = open_engine(name, args.backend)
-        s = summarise([meter.measure(p, engine.run(p[None])[0]) for p in photos])
+        s = measure_engine(meter, open_engine(name, args.backend), photos)
         bad = [what for what, value, limit in (("gram", s["gram_mean"], args.max_gram),
                                                ("content", s["content_mean"], args.max_content))
                if limit is not None and value > limit]

@@ -90,6 +90,12 @@ class StrengthMeter:
         return Strength(gram, c_out / max(c_paint, 1e-12))
 
 
+def measure_engine(meter: StrengthMeter, engine, photos: list[np.ndarray]) -> dict[str, float]:
+    """`summarise` of `engine` (anything with the engine interface's `run`) over `photos`,
+    each stylised at its own size (bring them to MEASURE_SIDE first with `fit_longer`)."""
+    return summarise([meter.measure(p, engine.run(p[None])[0]) for p in photos])
+
+
 def summarise(rows: list[Strength]) -> dict[str, float]:
     """Mean and worst of both ratios over photos (worst = highest)."""
     g = [r.gram_ratio for r in rows]
