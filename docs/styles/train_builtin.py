@@ -41,7 +41,8 @@ def painting_of(name: str) -> tuple[str, dict]:
     return base, PAINTINGS[base]
 
 
-def train_command(name: str, minutes: float, workdir: Path, threads: int | None) -> list[str]:
+def train_command(name: str, minutes: float, workdir: Path, threads: int | None,
+                  weights: dict[str, float] | None = None) -> list[str]:
     base, painting = painting_of(name)
     lite = name.endswith("-lite")
     assets = default_assets()
@@ -53,6 +54,8 @@ def train_command(name: str, minutes: float, workdir: Path, threads: int | None)
            "--licence", licence(painting), "--sample-every", "50", "--checkpoint-every", "10"]
     if threads:
         cmd += ["--threads", str(threads)]
+    for term, value in (weights or {}).items():
+        cmd += [f"--{term}-weight", f"{value:g}"]
     if (workdir / "checkpoint.safetensors").exists():
         return cmd + ["--resume"]
     shipped = BUILTIN / f"{name}.safetensors"
@@ -89,6 +92,11 @@ def main() -> None:
     p.add_argument("--workdir", type=Path,
                    default=Path.home() / ".cache" / "rtstyle-builtins")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--content-weight", type=float, default=None,
+                   help="override the recipe's content weight (a resumed run may change it: "
+                        "raise it where a style loses the photo, content ratio > 0.6)")
+    p.add_argument("--style-weight", type=float, default=None,
+                   help="override the recipe's style weight")
     p.add_argument("--no-ship", action="store_true", help="train only")
     p.add_argument("--ship-only", action="store_true",
                    help="no training: re-ship the shipped model with today's painting record")
@@ -97,7 +105,9 @@ def main() -> None:
     if args.ship_only:
         print(f"shipped {ship(args.name, BUILTIN / f'{args.name}.safetensors')}")
         return
-    cmd = train_command(args.name, args.minutes, workdir, args.threads)
+    weights = {term: value for term, value in (("content", args.content_weight),
+                                               ("style", args.style_weight)) if value is not None}
+    cmd = train_command(args.name, args.minutes, workdir, args.threads, weights)
     print("$", shlex.join(cmd[1:]), flush=True)
     env = {**os.environ, "RTSTYLE_HOME": str(args.workdir / "home")}  # keep the user's catalogue
     rc = subprocess.call(cmd, env=env)
