@@ -42,14 +42,14 @@ def painting_of(name: str) -> tuple[str, dict]:
 
 
 def train_command(name: str, minutes: float, workdir: Path, threads: int | None,
-                  weights: dict[str, float] | None = None) -> list[str]:
+                  weights: dict[str, float] | None = None, steps: int = 100_000) -> list[str]:
     base, painting = painting_of(name)
     lite = name.endswith("-lite")
     assets = default_assets()
     cmd = [sys.executable, "-m", "rtstyle", "train",
            "--style-image", str(assets / "paintings" / painting["file"]),
            "--data", str(assets / "train-photos"), "-o", name,
-           "--arch", "lite" if lite else "fst", "--steps", "100000",
+           "--arch", "lite" if lite else "fst", "--steps", str(steps),
            "--time-limit", f"{minutes:g}", "--workdir", str(workdir),
            "--licence", licence(painting), "--sample-every", "50", "--checkpoint-every", "10"]
     if threads:
@@ -92,6 +92,9 @@ def main() -> None:
     p.add_argument("--workdir", type=Path,
                    default=Path.home() / ".cache" / "rtstyle-builtins")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--steps", type=int, default=100_000,
+                   help="stop at this many steps in all (a budget that a busy machine does "
+                        "not shrink, unlike --minutes)")
     p.add_argument("--content-weight", type=float, default=None,
                    help="override the recipe's content weight (a resumed run may change it: "
                         "raise it where a style loses the photo, content ratio > 0.6)")
@@ -107,7 +110,7 @@ def main() -> None:
         return
     weights = {term: value for term, value in (("content", args.content_weight),
                                                ("style", args.style_weight)) if value is not None}
-    cmd = train_command(args.name, args.minutes, workdir, args.threads, weights)
+    cmd = train_command(args.name, args.minutes, workdir, args.threads, weights, args.steps)
     print("$", shlex.join(cmd[1:]), flush=True)
     env = {**os.environ, "RTSTYLE_HOME": str(args.workdir / "home")}  # keep the user's catalogue
     rc = subprocess.call(cmd, env=env)
