@@ -77,7 +77,7 @@ def test_loss_goes_down_and_a_resumed_run_equals_an_uninterrupted_one(material, 
     made_by = meta["made_by"]
     assert meta["source"] == "trained by rtstyle" and meta["arch"] == "lite"
     assert made_by["steps"] == 30 and made_by["size"] == 32 and made_by["batch"] == 2
-    assert set(made_by["final_losses"]) == {"total", "content", "style", "tv"}
+    assert set(made_by["final_losses"]) == {"total", "content", "style", "tv", "temporal"}
     assert made_by["layers"] == {"content": ["relu3_1"],
                                  "style": ["relu1_1", "relu1_2", "relu2_1", "relu2_2",
                                            "relu3_1"]}
@@ -100,6 +100,27 @@ def test_fst_nets_get_an_edge_border_and_init_keeps_the_history(material, tmp_pa
     assert made_by["init"] == first.model.name and made_by["steps"] == 1
     assert [run["steps"] for run in made_by["init_history"]] == [2]
     assert "loss_curve" not in made_by["init_history"][0]
+
+
+def test_stability_term_reads_as_gain_and_a_temporal_run_records_it(material, tmp_path):
+    from rtstyle.train.losses import stability_loss
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 48, 48, generator=gen) * 255
+    identity = torch.nn.Identity()
+    assert stability_loss(identity, x, x, gen) == pytest.approx(1.0, rel=0.1)
+
+    class Doubling(torch.nn.Module):  # gain 2 on any change: 4 in energy
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return 2 * t
+
+    assert stability_loss(Doubling(), x, 2 * x, gen) == pytest.approx(4.0, rel=0.1)
+
+    torch.set_num_threads(1)
+    result = train(_config(material, tmp_path / "t", 4, temporal_weight=0.5), progress=False)
+    made_by = read_meta(result.model)["made_by"]
+    assert made_by["weights"]["temporal"] == 0.5
+    assert made_by["final_losses"]["temporal"] > 0  # computed and recorded when weighted
 
 
 def _train_args(material, workdir: Path, steps: int) -> list[str]:

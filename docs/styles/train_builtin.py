@@ -100,6 +100,8 @@ def main() -> None:
                         "raise it where a style loses the photo, content ratio > 0.6)")
     p.add_argument("--style-weight", type=float, default=None,
                    help="override the recipe's style weight")
+    p.add_argument("--temporal-weight", type=float, default=None,
+                   help="override the recipe's temporal (flicker) weight")
     p.add_argument("--no-ship", action="store_true", help="train only")
     p.add_argument("--ship-only", action="store_true",
                    help="no training: re-ship the shipped model with today's painting record")
@@ -109,7 +111,9 @@ def main() -> None:
         print(f"shipped {ship(args.name, BUILTIN / f'{args.name}.safetensors')}")
         return
     weights = {term: value for term, value in (("content", args.content_weight),
-                                               ("style", args.style_weight)) if value is not None}
+                                               ("style", args.style_weight),
+                                               ("temporal", args.temporal_weight))
+               if value is not None}
     cmd = train_command(args.name, args.minutes, workdir, args.threads, weights, args.steps)
     print("$", shlex.join(cmd[1:]), flush=True)
     env = {**os.environ, "RTSTYLE_HOME": str(args.workdir / "home")}  # keep the user's catalogue

@@ -11,7 +11,9 @@ The defaults live here, free of heavy imports, so the CLI can show them cheaply.
 DEFAULT_CONTENT_LAYERS = ("relu3_1",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1")
 # Weights of the relative loss terms (see losses.PerceptualLoss), tuned on udnie.
-DEFAULT_WEIGHTS = {"content": 2.0, "style": 10.0, "tv": 10.0}
+# "temporal" (losses.stability_loss) is off by default: it costs a second pass of the
+# transform net per step; the built-ins use it to keep strong styles from flickering.
+DEFAULT_WEIGHTS = {"content": 2.0, "style": 10.0, "tv": 10.0, "temporal": 0.0}
 # The painting's longer side for the style targets: the size the strength measure uses.
 # At 256 the brush strokes came out half the painting's scale and the style weak.
 DEFAULT_STYLE_SIZE = 512

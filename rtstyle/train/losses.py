@@ -55,6 +55,25 @@ def tv_loss(rgb255: torch.Tensor) -> torch.Tensor:
             + (x[..., :, 1:] - x[..., :, :-1]).square().mean())
 
 
+def stability_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
+                   max_shift: int = 2, noise: float = 4.0) -> torch.Tensor:
+    """How much the output moves when the input barely does (ReCoNet-style, on shifted crops).
+
+    A video frame is the last one shifted a little plus sensor noise; a net that answers
+    with other brush strokes flickers. So the batch `x` (0..255, its output `y = net(x)`)
+    is shifted by up to `max_shift` px and noised (sigma `noise` grey levels), and the
+    output is compared with `y` shifted the same way, away from the wrapped borders. The
+    mean squared difference is divided by the noise's, so it reads as the net's gain on
+    a small change: 1 for the identity, and ~100 for an untrained strong style.
+    """
+    dy, dx = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=gen))
+    moved = torch.roll(x, (dy, dx), dims=(2, 3))
+    moved = moved + noise * torch.randn(moved.shape, generator=gen)
+    diff = net(moved) - torch.roll(y, (dy, dx), dims=(2, 3))
+    m = max_shift + 8  # the roll wraps rows and columns: leave them out
+    return diff[..., m:-m, m:-m].square().mean() / noise**2
+
+
 def check_layers(layers: Sequence[str], what: str) -> list[str]:
     if not layers:
         raise RtstyleError(f"give at least one {what} layer, e.g. relu2_2")

@@ -41,10 +41,10 @@ from rtstyle.train import (
     prior_runs,
 )
 from rtstyle.train.data import CropSampler, image_files, load_scaled, split_holdout, to_rgb255
-from rtstyle.train.losses import PerceptualLoss
+from rtstyle.train.losses import PerceptualLoss, stability_loss
 
 CHECKPOINT = "checkpoint.safetensors"
-TERMS = ("content", "style", "tv")
+TERMS = ("content", "style", "tv", "temporal")
 SAMPLE_PHOTOS = 4
 SAMPLE_HEIGHT = 192
 
@@ -63,6 +63,7 @@ class TrainConfig:
     content_weight: float = DEFAULT_WEIGHTS["content"]
     style_weight: float = DEFAULT_WEIGHTS["style"]
     tv_weight: float = DEFAULT_WEIGHTS["tv"]
+    temporal_weight: float = DEFAULT_WEIGHTS["temporal"]
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))
     style_size: int = DEFAULT_STYLE_SIZE
@@ -107,7 +108,17 @@ def read_style_image(path: Path, longer: int) -> torch.Tensor:
 
 
 def weighted_total(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
-    return sum(weights[k] * terms[k] for k in TERMS)
+    return sum(weights[k] * terms[k] for k in TERMS if k in terms)
+
+
+def step_terms(net: torch.nn.Module, loss: PerceptualLoss, x: torch.Tensor,
+               gen: torch.Generator, temporal: bool) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch; the temporal term only when it is weighted (it costs a
+    second pass of the net), else 0."""
+    y = net(x)
+    terms = loss(y, loss.content_targets(x))
+    terms["temporal"] = stability_loss(net, x, y, gen) if temporal else y.new_zeros(())
+    return terms
 
 
 @torch.no_grad()
@@ -115,9 +126,9 @@ def held_out_losses(net: torch.nn.Module, loss: PerceptualLoss, photos: list[tor
                     weights: dict[str, float]) -> dict[str, float]:
     """Mean unweighted loss terms (and the weighted total) of `net` over whole photos."""
     sums = dict.fromkeys((*TERMS, "total"), 0.0)
+    gen = torch.Generator().manual_seed(0)
     for photo in photos:
-        x = photo[None]
-        terms = loss(net(x), loss.content_targets(x))
+        terms = step_terms(net, loss, photo[None], gen, weights["temporal"] > 0)
         terms["total"] = weighted_total(terms, weights)
         for k in sums:
             sums[k] += float(terms[k]) / len(photos)
@@ -254,7 +265,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     with _stop_requests() as stop:
         while step < cfg.steps:
             x = sampler.batch(cfg.batch)
-            terms = loss(net(x), loss.content_targets(x))
+            terms = step_terms(net, loss, x, sampler.gen, cfg.temporal_weight > 0)
             total = weighted_total(terms, cfg.weights)
             opt.zero_grad(set_to_none=True)
             total.backward()
@@ -301,8 +312,10 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, loss: PerceptualLoss,
     """Write the model with its training record and register it as a user style."""
     from rtstyle.styles.catalogue import copy_into_catalogue
 
-    tail = np.array([h[1:] for h in history[-50:]])
-    final = dict(zip(("total", *TERMS), (float(v) for v in tail.mean(axis=0)), strict=True))
+    # rows from before the temporal term have one column fewer: average what each row has
+    tail = history[-50:]
+    final = {name: float(np.mean([h[i] for h in tail if len(h) > i]))
+             for i, name in enumerate(("total", *TERMS), start=1) if any(len(h) > i for h in tail)}
     record = {
         "command": cfg.command, "steps": history[-1][0] if history else 0,
         "size": cfg.size, "batch": cfg.batch, "time_s": round(seconds),
