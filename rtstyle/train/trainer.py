@@ -30,7 +30,7 @@ from safetensors.torch import save
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image, write_image
-from rtstyle.nets import build_net
+from rtstyle.nets import ARCHITECTURES, build_net
 from rtstyle.nets.frames import rgb_to_frames
 from rtstyle.styles.modelfile import load_net, load_state_strict, read_meta, save_model
 from rtstyle.train import (
@@ -176,14 +176,10 @@ def _stop_requests():
             signal.signal(sig, h)
 
 
-# Nets trained here get an edge margin (see NetConfig.border); imported ones keep none.
-NEW_NET_OPTIONS = {"fst": {"border": 16}, "johnson": {"border": 16}}
-
-
 def _initial_net(cfg: TrainConfig) -> torch.nn.Module:
     """A fresh net, or one starting from `cfg.init` (fine-tuning converges far faster)."""
     if cfg.init is None:
-        return build_net(cfg.arch, **NEW_NET_OPTIONS.get(cfg.arch, {}))
+        return build_net(cfg.arch, **ARCHITECTURES[cfg.arch].new_options)
     net, meta = load_net(cfg.init)
     if meta["arch"] != cfg.arch:
         raise RtstyleError(f"--init {cfg.init} holds a '{meta['arch']}' net, not '{cfg.arch}'; "
