@@ -16,11 +16,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 import pytest
-import torch
-
 from conftest import asset, cli
+
 from rtstyle.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +40,12 @@ MAKER = ("rtstyle.nets.transform", "rtstyle.nets.lite", "rtstyle.nets.upscale",
          "rtstyle.engines.torch_cuda_engine")
 
 
-def light(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def light(*args: str, env: dict | None = None, cwd: Path | None = None
+          ) -> subprocess.CompletedProcess:
     """`rtstyle ARGS` with torch unimportable, as on the light install."""
     code = BLOCKER + "from rtstyle.cli import main\nsys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=600)
 
 
 def test_every_runtime_module_imports_without_torch():
@@ -116,7 +115,8 @@ def test_styles_list_and_bench_on_the_light_install(tmp_path):
      "rtstyle[train]"),
 ])
 def test_maker_commands_name_the_extra_in_one_line(tmp_path, args, extra):
-    r = light(*args, env={"RTSTYLE_HOME": str(tmp_path)})
+    cv2.imwrite(str(tmp_path / "in.png"), np.full((32, 32, 3), 128, np.uint8))
+    r = light(*args, env={"RTSTYLE_HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and extra in lines[0] and "Traceback" not in r.stderr, r.stderr

@@ -45,8 +45,11 @@ def encoder_graph(swap_graph: Path, cache: Path) -> Path:
     out = cache / f"swap-encoder-{digest}.onnx"
     if not out.exists():
         full = onnx.load(str(swap_graph))
-        part = onnx.utils.Extractor(full).extract_model(["frames"], [encoder_output(full)])
-        part.ir_version, part.opset_import[:] = full.ir_version, full.opset_import
+        features = encoder_output(full)  # declared, so the extractor knows its type
+        full.graph.value_info.append(onnx.helper.make_tensor_value_info(
+            features, onnx.TensorProto.FLOAT, None))
+        part = onnx.utils.Extractor(full).extract_model(["frames"], [features])
+        part.ir_version = full.ir_version
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(out) as tmp:
             onnx.save(part, str(tmp))
