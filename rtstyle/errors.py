@@ -14,4 +14,4 @@ def require_extra(module: str, extra: str, doing: str) -> None:
         importlib.import_module(module)
     except ImportError:
         raise RtstyleError(f"{doing} needs {module}, which the light install leaves out; "
-                           f"pip install 'rtstyle[{extra}]'") from None
+                           f'pip install "rtstyle[{extra}]"') from None

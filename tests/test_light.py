@@ -113,13 +113,55 @@ def test_styles_list_and_bench_on_the_light_install(tmp_path):
      "rtstyle[train]"),
     (["image", "in.png", "-o", "out.png", "--style", "udnie", "--backend", "torch"],
      "rtstyle[train]"),
+    (["optimize", "in.png", "-o", "out.png", "--style-image", "in.png"], "rtstyle[train]"),
+    (["styles", "import", "net.pth", "--name", "mine"], "rtstyle[train]"),
 ])
 def test_maker_commands_name_the_extra_in_one_line(tmp_path, args, extra):
     cv2.imwrite(str(tmp_path / "in.png"), np.full((32, 32, 3), 128, np.uint8))
+    (tmp_path / "net.pth").write_bytes(b"not read: torch is needed before the file is")
     r = light(*args, env={"RTSTYLE_HOME": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and extra in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert 'pip install "rtstyle[train]"' in lines[0]
+
+
+def test_video_on_the_light_install_matches_the_full_one(tmp_path):
+    from video_media import decode, make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.4, size="96x64", audio=None)
+    outs = {}
+    for kind, run in (("light", light), ("full", cli)):
+        outs[kind] = tmp_path / f"{kind}.mp4"
+        r = run("video", str(clip), "-o", str(outs[kind]), "--style", "udnie-lite",
+                "--threads", "1")
+        assert r.returncode == 0, r.stderr
+    got, want, source = (decode(outs["light"]), decode(outs["full"]), decode(clip))
+    assert len(got) == len(want) == len(source) == 10
+    assert min(psnr(a, b) for a, b in zip(got, want, strict=True)) >= 40
+    assert psnr(got[0], source[0]) < 30  # it was stylised
+
+
+def test_upscale_and_export_on_the_light_install(tmp_path):
+    """The sr net's graph and a style's export are built from their weights, no torch."""
+    photo = _photo(tmp_path)
+    outs = {}
+    for kind, run in (("light", light), ("full", cli)):
+        outs[kind] = tmp_path / f"{kind}.png"
+        r = run("upscale", str(photo), "-o", str(outs[kind]), "--threads", "1")
+        assert r.returncode == 0, r.stderr
+    light_img, full_img = (cv2.imread(str(outs[k])) for k in ("light", "full"))
+    assert light_img.shape == (404, 600, 3) and psnr(light_img, full_img) >= 40
+    onnx_file = tmp_path / "udnie-lite.onnx"
+    r = light("export", "--style", "udnie-lite", "-o", str(onnx_file))
+    assert r.returncode == 0, r.stderr
+    r = light("image", str(photo), "-o", str(tmp_path / "exported.png"), "--style",
+              str(onnx_file), "--backend", "onnxruntime")
+    assert r.returncode == 0, r.stderr
+    r = cli("image", str(photo), "-o", str(tmp_path / "builtin.png"), "--style", "udnie-lite",
+            "--backend", "onnxruntime")
+    assert r.returncode == 0, r.stderr
+    assert psnr(*(cv2.imread(str(tmp_path / f)) for f in ("exported.png", "builtin.png"))) >= 40
 
 
 def test_ml5_import_without_torch_matches_the_torch_net(tmp_path):

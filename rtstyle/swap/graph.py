@@ -1,12 +1,13 @@
 """The shipped style-swap graph, and its encoder part: style-swap without torch.
 
 The built-in decoder and VGG19 slice ship as one fp32 ONNX graph (builtin/swap_graph.onnx:
-frames, a painting's index and colour statistics in, stylised frames out), made from their .safetensors by
-`python benchmarks/make_swap_graph.py`, the torch export the maker side (swap/model.py)
-runs for any other decoder. It is shipped rather than written with onnx.helper because
-it is the swap op's export (op.py: pads, gathers, a dynamic paste) and because the
-decoder's int8 ranges name its tensors as torch's exporter does. The painting's
-encoder is cut out of the same graph, so one file serves both.
+frames, a painting's index and colour statistics in, stylised frames out), made from
+their .safetensors by `python benchmarks/make_swap_graph.py`: the torch export that the
+maker side (swap/model.py) runs for any other decoder. It is shipped rather than written
+with onnx.helper because it is the swap op's export (op.py: pads, gathers, a dynamic
+paste, Newton-Schulz whitening) and because the decoder's int8 ranges name its tensors
+as torch's exporter does. The painting's encoder is cut out of the same graph, so one
+file serves both; the painting's statistics are numpy (swap/index.py).
 """
 
 from __future__ import annotations
