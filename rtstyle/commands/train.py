@@ -13,10 +13,6 @@ from rtstyle.train import (
     DEFAULT_WEIGHTS,
 )
 
-# --init auto without a built-in named after the painting: the cleanest built-in per arch.
-# johnson has no built-in, so it trains from scratch.
-DEFAULT_INIT = {"fst": "udnie", "lite": "udnie-lite"}
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -62,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", default="auto", metavar="auto|none|MODEL",
                    help="start from a trained model of the same --arch: auto (default) picks "
                         "the nearest built-in (the one named after the painting's file, else "
-                        f"{', '.join(DEFAULT_INIT.values())} per arch); none trains from "
+                        f"{', '.join(a.init for a in ARCHITECTURES.values() if a.init)} per "
+                        "arch); none trains from "
                         "scratch; or a style name or .safetensors path. Fine-tuning needs far "
                         "fewer steps")
     p.add_argument("--holdout", type=int, default=4, help="photos held out of training (default 4)")
@@ -119,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def resolve_init(init: str, arch: str, painting: Path) -> Path | None:
     """The model file training starts from. `auto`: the built-in net of this arch named
     after the painting's file (starry_night.jpg -> starry_night / starry_night-lite), else
-    DEFAULT_INIT[arch]; a cheap rule that needs no painting the package does not ship."""
+    the arch's `init` (nets.ARCHITECTURES); a cheap rule that needs no painting the package
+    does not ship."""
     import sys
 
     from rtstyle.styles.catalogue import BUILTIN_DIR, find_style
@@ -129,8 +127,8 @@ def resolve_init(init: str, arch: str, painting: Path) -> Path | None:
         return None
     if init != "auto":
         return find_style(init).path
-    suffix = "-lite" if arch == "lite" else ""
-    for name in (painting.stem + suffix, DEFAULT_INIT.get(arch)):
+    registered = ARCHITECTURES[arch]
+    for name in (painting.stem + registered.suffix, registered.init):
         path = BUILTIN_DIR / f"{name}.safetensors"
         if name and path.is_file() and read_meta(path).get("arch") == arch:
             print(f"rtstyle: starting from built-in '{name}' (--init auto); --init none "

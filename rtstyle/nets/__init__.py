@@ -36,20 +36,25 @@ class Architecture:
     # options given to nets trained from scratch here (imported nets keep their own)
     new_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     style: bool = True  # a style net, trained by `rtstyle train` (sr has its own trainer)
+    # `train --init auto`: built-ins of this arch are named PAINTING + suffix, and `init`
+    # is the cleanest one, used when none is named after the painting (None: from scratch)
+    suffix: str = ""
+    init: str | None = None
 
 
 # fst/johnson stall at 2e-3 and train at 3e-4; lite trains at 2e-3. Trained nets get an
 # edge margin (see NetConfig.border); imported ones keep none. A new architecture is its
-# module plus one row here.
+# module plus one row here. johnson has no built-in, so it trains from scratch.
 ARCHITECTURES = {
     "fst": Architecture(fst_config, "rtstyle.nets.transform:TransformNet",
                         "rtstyle.graphs.transform:transform_body", 3e-4,
-                        "full, the default", {"border": 16}),
+                        "full, the default", {"border": 16}, init="udnie"),
     "johnson": Architecture(johnson_config, "rtstyle.nets.transform:TransformNet",
                             "rtstyle.graphs.transform:transform_body", 3e-4,
                             "pytorch/examples", {"border": 16}),
     "lite": Architecture(lite_config, "rtstyle.nets.lite:LiteNet",
-                         "rtstyle.graphs.lite:lite_body", 2e-3, "real time on a CPU"),
+                         "rtstyle.graphs.lite:lite_body", 2e-3, "real time on a CPU",
+                         suffix="-lite", init="udnie-lite"),
     "sr": Architecture(sr_config, "rtstyle.nets.upscale:UpscaleNet",
                        "rtstyle.graphs.upscale:sr_body", 2e-3, "x4 super-resolution",
                        style=False),
