@@ -19,10 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtstyle.engines.swap import DECODER_ENV, Budget, _runtime, _swap_graph, style_feeds
+from rtstyle.engines.swap import DECODER_ENV, Budget, _runtime, fp32_graph
 from rtstyle.export.quantize import _fit
 from rtstyle.images import IMAGE_SUFFIXES
-from rtstyle.swap.decoder import BUILTIN
+from rtstyle.swap.graph import BUILTIN_DECODER as BUILTIN
+from rtstyle.swap.index import style_feeds
 from rtstyle.swap.int8 import calibrate, ranges_file
 
 SIZE = (240, 320)  # (h, w); ranges barely depend on the frame size
@@ -42,12 +43,12 @@ def main() -> None:
     os.environ[DECODER_ENV] = str(a.decoder)
     from rtstyle.engines.swap import load_painting
 
-    runtime = _runtime("torch", None, "fp32")
-    fp32 = _swap_graph(runtime.model, a.decoder)
+    runtime = _runtime("onnxruntime", None, "fp32")
+    fp32 = fp32_graph(a.decoder)
     indexes = []
     for painting in images(a.paintings):
         style = runtime.encode(load_painting(painting, Budget().style_size), Budget())
-        indexes.append(style_feeds(*style))
+        indexes.append(style_feeds(style))
     photos = images(a.photos)
     pick = np.linspace(0, len(photos) - 1, min(a.frames, len(photos))).round().astype(int)
     feeds = ({"frames": _fit(cv2.imread(str(photos[i])), SIZE)[None],

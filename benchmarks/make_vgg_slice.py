@@ -62,11 +62,12 @@ def compare(source: Path, photos: list[Path], painting: Path) -> list[float]:
     """PSNR of style-swap frames with fp16-stored encoder weights against fp32."""
     import cv2
 
-    from rtstyle.engines.swap import SwapModel, load_painting
+    from rtstyle.engines.swap import load_painting
     from rtstyle.metrics import psnr
     from rtstyle.nets.frames import frames_to_rgb
     from rtstyle.nets.vgg import VGGFeatures
     from rtstyle.swap.decoder import load_decoder
+    from rtstyle.swap.model import SwapModel
     from rtstyle.swap.op import colour_stats, index_style, style_patches
 
     decoder, _ = load_decoder()

@@ -56,21 +56,22 @@ def budget_quality(engine: SwapEngine, painting: Path, frame: np.ndarray,
     from rtstyle.metrics import psnr
     from rtstyle.swap.op import style_patches, swap, swap_indexed
 
-    rt = engine.runtime
+    rt = engine.runtime.torch  # a torch engine (open_swap_engine(..., "torch"))
     with torch.inference_mode():
-        content = rt.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
+        content = rt.model.encoder(frames_to_rgb(torch.from_numpy(frame[None])))["relu3_1"]
 
     def swapped(b: Budget, exact: bool = False) -> tuple[torch.Tensor, np.ndarray, int, float]:
         image = load_painting(painting, b.style_size)
         with torch.inference_mode():
             if exact:
-                style = rt.encoder(frames_to_rgb(torch.from_numpy(image[None])))["relu3_1"]
+                style = rt.model.encoder(frames_to_rgb(torch.from_numpy(image[None])))["relu3_1"]
                 patches = style_patches(style, b.max_patches)
                 n = patches.shape[0]
                 t0 = time.perf_counter()
                 out = swap(content, patches)
             else:
-                (tables, basis, codes), _ = rt.encode(image, b)
+                (tables, basis, codes), _ = rt.encode(image, b.max_patches, b.rank)
+                tables, basis, codes = (torch.from_numpy(a) for a in (tables, basis, codes))
                 if b.precision == "bf16":
                     basis, codes = basis.bfloat16(), codes.bfloat16()
                 n = codes.shape[0]

@@ -20,18 +20,19 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
-import torch
 from onnx import numpy_helper
 
 from rtstyle import __version__
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
 from rtstyle.limits import MIN_SIDE
-from rtstyle.nets.frames import FrameModel
+
+if TYPE_CHECKING:
+    import torch
 
 OPSET = 17
 # torch.onnx.export keeps process-global state: two threads exporting at once (a serve
@@ -43,7 +44,12 @@ IO_CONVENTION = "uint8 BGR NHWC frames in, uint8 BGR NHWC frames out (OpenCV lay
 
 def export_onnx(net: torch.nn.Module, path: Path, meta: dict[str, Any],
                 size: tuple[int, int] | None = None) -> Path:
-    """Write `net` wrapped in FrameModel to `path`; `size` (h, w) fixes the shape, else dynamic."""
+    """Write `net` wrapped in FrameModel to `path`; `size` (h, w) fixes the shape, else dynamic.
+    The maker's export (torch); the runtime builds its graphs with rtstyle.graphs."""
+    import torch
+
+    from rtstyle.nets.frames import FrameModel
+
     model = FrameModel(net).eval()
     h, w = size or (64, 96)
     if min(h, w) < MIN_SIDE:

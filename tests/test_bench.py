@@ -16,7 +16,7 @@ from conftest import ASSETS, cli
 from rtstyle.bench.engines import Settings, Variant, bench_engines, default_variants
 from rtstyle.bench.inputs import BenchInputs, find_photos
 from rtstyle.bench.machine import PeakMemory
-from rtstyle.bench.models import BenchModel, random_net, transform_model
+from rtstyle.bench.models import BenchModel, random_weights, transform_model
 from rtstyle.bench.report import markdown, matplotlib_missing, plot, text_table
 from rtstyle.cli import main
 from rtstyle.engines import open_engine
@@ -179,7 +179,11 @@ def test_peak_memory_sees_native_allocations():
 
 
 def test_random_nets_are_not_flat():
-    out = random_net("fst")(torch.rand(1, 3, 32, 32) * 255)
+    from rtstyle.nets import build_net
+
+    net = build_net("fst")
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in random_weights("fst", {}).items()})
+    out = net.eval()(torch.rand(1, 3, 32, 32) * 255)
     assert out.std() > 5
 
 

@@ -58,9 +58,10 @@ def test_fp32_onnx_matches_torch_on_random_sizes(udnie_home, udnie_fp32):
     meta = get_metadata(proto)
     assert meta["style"] == "udnie" and meta["arch"] == "fst" and meta["precision"] == "fp32"
     assert "uint8 BGR NHWC" in meta["io"] and meta["rtstyle_version"]
-    # one op per conv layer: zero pads were folded into the convs (stride-2 ones keep theirs)
+    # one op per conv layer: zero pads are the convs' own (rtstyle.graphs writes the
+    # stride-2 ones as SAME_UPPER; a torch export keeps a Pad for each of those two)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops.count("Pad") == 2 and ops.count("Conv") == 14
+    assert ops.count("Pad") <= 2 and ops.count("Conv") == 14
 
     net, _ = load_net(udnie_home / "styles" / "udnie.safetensors")
     model = FrameModel(net).eval()

@@ -561,8 +561,8 @@ def test_train_swap_resume_checks_its_checkpoint(capsys, tmp_path, photo, monkey
         ckpt.write_bytes(np.random.default_rng(0).bytes(4096))
     elif kind == "malicious":
         ckpt.write_bytes(pickle.dumps(_Evil()))
-    elif kind == "foreign":
-        torch.save({"weights": torch.zeros(2)}, ckpt)
+    elif kind == "foreign":  # a safetensors file without a train-swap run's state
+        ckpt.write_bytes(save({"weights": torch.zeros(2)}))
     words = {"corrupt": "unreadable", "malicious": "unreadable",
              "foreign": "not a train-swap checkpoint", "missing": "nothing to resume"}[kind]
     one_line_error(_train_swap(capsys, tmp_path, photo, "--resume"), words)

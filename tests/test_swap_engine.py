@@ -288,11 +288,10 @@ def test_decoder_refuses_vgg_weights_it_was_not_trained_with(tmp_path):
 def test_shipped_int8_ranges_fit_this_export(vgg_env, tmp_path, monkeypatch):
     """The int8 ranges name the exported graph's tensors: an export that names them
     differently (another torch, a changed graph) must fail here, not run uncalibrated."""
-    from rtstyle.engines.swap import _runtime, _swap_graph
+    from rtstyle.swap.graph import SHIPPED_GRAPH
     from rtstyle.swap.int8 import check_ranges, ranges_file
 
-    monkeypatch.setenv("RTSTYLE_HOME", str(tmp_path / "home"))
-    graph = _swap_graph(_runtime("torch", 1, "fp32").model, BUILTIN)
+    graph = SHIPPED_GRAPH
     assert check_ranges(graph, ranges_file(BUILTIN)) is None
     foreign = tmp_path / "foreign.int8-ranges.json"
     foreign.write_text('{"CLS": "TensorsData", "data": {"/other/Conv_output_0": {}}}')

@@ -63,7 +63,8 @@ def test_init_starts_from_another_decoder(tmp_path):
     other = tmp_path / "other-vgg.safetensors"  # a decoder made for other VGG weights
     save_decoder(other, a, {"vgg_fingerprint": "0123456789abcdef",
                             "config": {"vgg_weights": "mine.safetensors"}})
-    r = cli(*common, "-o", str(second), "--steps", "1", "--init", str(other))
+    r = cli(*common, "-o", str(tmp_path / "third.safetensors"), "--steps", "1", "--init",
+            str(other))
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "mine.safetensors" in r.stderr and "--vgg-weights" in r.stderr
 
@@ -78,3 +79,17 @@ def test_train_bad_folders(tmp_path):
             "-o", str(tmp_path / "d.safetensors"))
     assert r.returncode == 2 and "holds no images" in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_an_earlier_checkpoint_is_not_overwritten(tmp_path):
+    """As `rtstyle train`: a second run into the same output needs --resume (the shared loop)."""
+    photos, paintings = _folders(tmp_path)
+    common = ["train-swap", "--photos", str(photos), "--paintings", str(paintings),
+              "-o", str(tmp_path / "d.safetensors"), "--size", "32", "--steps", "1",
+              "--threads", "1",
+              "--vgg-weights", str(asset("weights/vgg19_features_relu3_4.safetensors"))]
+    assert cli(*common).returncode == 0
+    before = (tmp_path / "d.ckpt").read_bytes()
+    r = cli(*common)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--resume" in r.stderr
+    assert (tmp_path / "d.ckpt").read_bytes() == before

@@ -24,7 +24,16 @@ from rtstyle.engines.base import Engine
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr
 
-REFERENCE = "torch"
+
+def reference_engine() -> str:
+    """The engine every other one is checked against: torch eager, or ONNX Runtime fp32 on
+    the light install (no torch). Records keep the `*_vs_torch` keys either way; the
+    report names the reference."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "onnxruntime"
+    return "torch"
 
 
 @dataclass
@@ -85,13 +94,15 @@ def default_variants(workdir: Path | None = None,
     `calibration`) on ONNX Runtime, and the int8 export on OpenVINO too (which runs its
     Q/DQ convs as int8 kernels, its float parts in bf16 where native).
     """
-    from rtstyle.engines import available_backends
+    from rtstyle.engines import available_backends, registry
     from rtstyle.engines.precision import cpu_flags, native, resolve
 
     backends = available_backends()
-    variants = {"torch": Variant("torch", "fp32", 0.0, "torch")}
+    ref = reference_engine()
+    variants = {ref: Variant(ref, "fp32", 0.0, ref,
+                             prepare=_fp32_onnx if ref in CPU_ONNX else None)}
     for backend in backends:
-        if backend != "torch":
+        if backend != ref:
             # open_engine runs catalogue styles in fp16 on the GPU backends.
             precision = "fp16" if backend in GPU_FP16 else "fp32"
             if backend == "openvino":
@@ -99,16 +110,17 @@ def default_variants(workdir: Path | None = None,
             variants[backend] = Variant(backend, precision, MIN_PSNR[precision], backend,
                                         prepare=_fp32_onnx if backend in CPU_ONNX else None,
                                         unavailable=_swap_backend_check(backend))
-    if "openvino" in backends:
-        for mode in ("fp32", "bf16"):
-            if mode != variants["openvino"].precision and native(mode, cpu_flags()):
-                variants[f"openvino-{mode}"] = Variant(
-                    f"openvino-{mode}", mode, MIN_PSNR[mode], "openvino", prepare=_fp32_onnx,
-                    unavailable=_transform_nets_only, force=mode)
-    if "torch-cuda" in backends:
-        variants["torch-cuda-fp32"] = Variant("torch-cuda-fp32", "fp32", MIN_PSNR["fp32"],
-                                              "torch-cuda", unavailable=_transform_nets_only,
-                                              force="fp32")
+        # every other precision the backend offers (and, on the CPU, runs natively) is a
+        # variant of its own, measured against the policy's pick
+        cuda = registry.get(backend).cuda
+        for mode in registry.get(backend).precisions:
+            if (mode in ("auto", "int8", variants[backend].precision)
+                    or not (cuda or native(mode, cpu_flags()))):
+                continue  # int8 needs an int8 export: the workdir variants below
+            variants[f"{backend}-{mode}"] = Variant(
+                f"{backend}-{mode}", mode, MIN_PSNR[mode], backend,
+                prepare=_fp32_onnx if backend in CPU_ONNX else None,
+                unavailable=_transform_nets_only, force=mode)
     if workdir is not None:
         exports = {p: _exporter(p, workdir, calibration) for p in ("fp16", "int8")}
         for backend, precision in [("onnxruntime", "fp16"), ("onnxruntime", "int8"),
@@ -238,9 +250,10 @@ def bench_engines(models: list[BenchModel], variants: list[Variant],
                   peak_gflops: float | dict[str, float | None] | None = None,
                   log: Callable[[str], None] = lambda line: None) -> list[dict]:
     """Run every (model, size, variant) case; one result dict per case (see module doc)."""
-    if not variants or variants[0].name != REFERENCE:
-        raise RtstyleError(f"the engine list must start with '{REFERENCE}': it is the reference "
-                           "every engine's output is checked against")
+    first = reference_engine()
+    if not variants or variants[0].name != first:
+        raise RtstyleError(f"the engine list must start with '{first}': it is the "
+                           "reference every engine's output is checked against")
     results = []
     for model in models:
         last: dict[str, tuple[int, float]] = {}  # variant -> (pixels, median ms) at last size

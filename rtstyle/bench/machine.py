@@ -15,6 +15,8 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
+
 # Distributions whose versions change the numbers; absent ones are reported as null.
 LIBRARIES = ["rtstyle", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "numpy",
              "opencv-python", "tensorrt", "openvino"]
@@ -68,30 +70,50 @@ def _read(path: str) -> str:
 
 
 def matmul_peak(threads: int, n: int = 2048, runs: int = 8) -> dict:
-    """The machine's practical fp32 limit: the best GFLOP/s of an n x n torch matmul.
+    """The machine's practical fp32 limit: the best GFLOP/s of an n x n torch matmul (numpy's
+    on the light install, which has no torch).
 
     Measured in the same process and with the same thread count as the engines, so the
     engines' achieved GFLOP/s can be read as a fraction of it.
     """
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        return _numpy_matmul_peak(threads, n, runs)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         gen = torch.Generator().manual_seed(0)
         a = torch.randn(n, n, generator=gen)
         b = torch.randn(n, n, generator=gen)
-        torch.mm(a, b)  # warm-up: thread pool and kernel selection
-        best = float("inf")
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - t0)
+        best = _best_seconds(lambda: torch.mm(a, b), runs)
     finally:
         torch.set_num_threads(old)
-    return {"gflops_per_s": round(2 * n**3 / best / 1e9, 1),
-            "method": f"fp32 matmul, torch.mm {n}x{n} @ {n}x{n}, best of {runs} after warm-up, "
-                      f"{threads} threads",
+    return _peak_record(n, best, f"torch.mm {n}x{n} @ {n}x{n}, best of {runs} after warm-up, "
+                                 f"{threads} threads")
+
+
+def _numpy_matmul_peak(threads: int, n: int, runs: int) -> dict:
+    """numpy's BLAS, whose thread count is set by OMP_NUM_THREADS at start-up."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    best = _best_seconds(lambda: a @ b, runs)
+    return _peak_record(n, best, f"numpy matmul {n}x{n} @ {n}x{n} (no torch here), best of "
+                                 f"{runs} after warm-up, BLAS threads from OMP_NUM_THREADS")
+
+
+def _best_seconds(call, runs: int) -> float:
+    call()  # warm-up: thread pool and kernel selection
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _peak_record(n: int, best: float, method: str) -> dict:
+    return {"gflops_per_s": round(2 * n**3 / best / 1e9, 1), "method": f"fp32 matmul, {method}",
             "note": "an fp32 limit: int8 kernels (VNNI: 4 multiply-adds per fp32 one) can "
                     "exceed it"}
 

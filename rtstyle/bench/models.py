@@ -3,7 +3,8 @@
 Each is found the way a user would run it (a catalogue style, a model file, a painting)
 and falls back to seeded random weights where no trained one exists: speed does not
 depend on the weights, and the cross-engine check still compares real outputs. Each
-model also says what it costs per frame, counted from its torch graph.
+model also says what it costs per frame, counted from its torch graph (where torch is
+installed; the light install reports no count).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+import numpy as np
 
 from rtstyle.errors import RtstyleError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FLOP_METHOD = ("torch.utils.flop_counter.FlopCounterMode over the model's torch forward on "
                "meta tensors (no compute): 2 FLOPs per multiply-add of every convolution, "
@@ -37,9 +41,10 @@ class BenchModel:
 
     def gflops(self, height: int, width: int) -> float | None:
         """GFLOPs of one (height, width) frame, or None where the model has no torch graph."""
-        if self.frame_module is None:
+        if self.frame_module is None or not has_torch():
             return None
         if (height, width) not in self._gflops:
+            import torch
             from torch.utils.flop_counter import FlopCounterMode
 
             module = self.frame_module().eval().to("meta")
@@ -50,31 +55,58 @@ class BenchModel:
         return self._gflops[(height, width)]
 
 
-def random_net(arch: str, seed: int = 0, **options) -> nn.Module:
-    """An untrained net whose output is not flat: instance-norm scales and shifts are drawn
-    around 1 and 0, so engines that disagree produce visibly different images."""
-    from rtstyle.nets import build_net
+def has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = build_net(arch, **options)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, (nn.InstanceNorm2d, nn.GroupNorm)) and module.affine:
-                module.weight.copy_(1.0 + 0.3 * torch.randn(module.weight.shape,
-                                                            generator=gen).abs())
-                module.bias.copy_(0.3 * torch.randn(module.bias.shape, generator=gen))
-    return net.eval()
+
+def random_weights(arch: str, options: dict, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded weights for an untrained net whose output is not flat: convs drawn like
+    torch's default init (uniform in +-1/sqrt(fan-in)), instance-norm scales and shifts
+    around 1 and 0, so engines that disagree produce visibly different images."""
+    from rtstyle.graphs import net_shapes
+
+    rng = np.random.default_rng(seed)
+    shapes = net_shapes(arch, options)
+    state = {}
+    for name, shape in shapes.items():
+        norm = len(shapes[name.rsplit(".", 1)[0] + ".weight"]) == 1  # 1-D scale: a norm
+        if norm and name.endswith(".weight"):
+            state[name] = 1.0 + 0.3 * np.abs(rng.standard_normal(shape))
+        elif norm:
+            state[name] = 0.3 * rng.standard_normal(shape)
+        else:
+            conv = shapes[name.rsplit(".", 1)[0] + ".weight"]
+            bound = 1.0 / np.sqrt(np.prod(conv[1:]))
+            state[name] = rng.uniform(-bound, bound, shape)
+    return {k: v.astype(np.float32) for k, v in state.items()}
+
+
+def _torch_frames(arch: str, options: dict) -> Callable[[], nn.Module] | None:
+    """The net as a frames module for FLOP counting, where torch is installed."""
+    if not has_torch():
+        return None
+
+    def make() -> nn.Module:
+        from rtstyle.nets import build_net
+        from rtstyle.nets.frames import FrameModel
+
+        return FrameModel(build_net(arch, **options))
+
+    return make
 
 
 def transform_model(key: str, arch: str, style: str | None, workdir: Path,
                     seed: int = 0) -> BenchModel:
     """A transform net of `arch`: the catalogue style or model file `style` when it is one of
     that architecture, else seeded random weights saved to `workdir`."""
-    from rtstyle.nets import build_net
-    from rtstyle.nets.frames import FrameModel
+    from rtstyle.files import write_bytes_atomic
+    from rtstyle.nets import make_config
     from rtstyle.styles.catalogue import find_style
-    from rtstyle.styles.modelfile import save_model
+    from rtstyle.styles.modelfile import weights_bytes
 
     found = None
     if style:
@@ -85,14 +117,16 @@ def transform_model(key: str, arch: str, style: str | None, workdir: Path,
     if found is not None and not found.is_onnx and found.meta.get("arch") == arch:
         options = found.meta.get("options", {})
         return BenchModel(key, str(found.path), f"{found.name} ({found.origin} style)",
-                          lambda: FrameModel(build_net(arch, **options)))
+                          _torch_frames(arch, options))
     path = workdir / f"{key}-{arch}-random{seed}.safetensors"
-    net = random_net(arch, seed)
-    save_model(path, net, {"style": f"{key}-random", "source": "rtstyle bench",
-                           "licence": "CC0", "made_by": f"random weights, seed {seed}"})
+    options = make_config(arch).options()
+    write_bytes_atomic(path, weights_bytes(
+        arch, options, random_weights(arch, options, seed),
+        {"style": f"{key}-random", "source": "rtstyle bench", "licence": "CC0",
+         "made_by": f"random weights, seed {seed}"}))
     why = f"style '{style}' is not an '{arch}' model here" if style else "no trained style"
     return BenchModel(key, str(path), f"random (seed {seed}; {why})",
-                      lambda: FrameModel(build_net(arch)))
+                      _torch_frames(arch, options))
 
 
 def find_arch_style(arch: str, prefer: str | None) -> str | None:
@@ -125,7 +159,8 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
             trained = "random decoder" if decoder.parent == workdir else f"decoder {decoder.name}"
             models.append(BenchModel("swap", str(painting), f"style-swap, painting "
                                      f"{painting.name}, {trained}",
-                                     lambda: swap_frame_module(painting)))
+                                     (lambda: swap_frame_module(painting))
+                                     if has_torch() else None))
         else:
             raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap")
     return models, missing
@@ -141,6 +176,10 @@ def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
     if painting is None:
         return "no painting given (--style-image) and none found in the assets"
     if not decoder_path().is_file():
+        if not has_torch():
+            return f"the style-swap decoder {decoder_path()} is missing; reinstall rtstyle"
+        import torch
+
         from rtstyle.swap.decoder import Decoder, save_decoder
 
         torch.manual_seed(0)
@@ -148,7 +187,7 @@ def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
         save_decoder(path, Decoder(), {"made_by": "rtstyle bench: random weights, seed 0"})
         os.environ[DECODER_ENV] = str(path)  # the swap engine's documented setting
     try:
-        open_swap_engine(painting, "torch").close()
+        open_swap_engine(painting, "torch" if has_torch() else "auto").close()
     except RtstyleError as e:
         return str(e)
     return None
@@ -159,10 +198,13 @@ def swap_frame_module(painting: Path) -> nn.Module:
     `painting`; a copy, so counting FLOPs on it never touches the engine's shared nets."""
     import copy
 
+    import torch
+    from torch import nn
+
     from rtstyle.engines.swap import open_swap_engine
 
     engine = open_swap_engine(painting, "torch")
-    model = copy.deepcopy(engine.runtime.model)
+    model = copy.deepcopy(engine.runtime.torch.model)
     shapes = [tuple(t.shape) for t in engine.style_tensors]
 
     class Bound(nn.Module):

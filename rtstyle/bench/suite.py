@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtstyle.bench.engines import REFERENCE, Settings, bench_engines, default_variants
+from rtstyle.bench.engines import Settings, bench_engines, default_variants, reference_engine
 from rtstyle.bench.inputs import BenchInputs, find_photos
 from rtstyle.bench.machine import (
     MEMORY_METHOD,
@@ -59,9 +59,10 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     if unknown:
         raise RtstyleError(f"unknown or unavailable engine '{unknown[0]}'; this install has: "
                            + ", ".join(known))
-    if REFERENCE not in names:
-        names = [REFERENCE, *names]  # the reference always runs: checks and speed-ups need it
-    variants = [known[REFERENCE]] + [known[n] for n in names if n != REFERENCE]
+    ref = reference_engine()
+    if ref not in names:
+        names = [ref, *names]  # the reference always runs: checks and speed-ups need it
+    variants = [known[ref]] + [known[n] for n in names if n != ref]
     pipeline_size = parse_size(cfg.pipeline_size, "--pipeline-size").hw if cfg.pipelines else None
     if pipeline_size is not None and pipeline_size not in sizes:
         raise RtstyleError(f"pipeline size {cfg.pipeline_size} is not among --sizes; add it "
@@ -113,8 +114,10 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
             "timing": "time.perf_counter around Engine.run on one frame (batch 1), uint8 BGR "
                       "in and out, conversions included; warm-up runs excluded",
             "memory_method": MEMORY_METHOD, "flop_method": FLOP_METHOD,
-            "check": "each engine's output on the first frame vs torch eager's, PSNR >= "
-                     "min_psnr_db, before any timing",
+            "check": f"each engine's output on the first frame vs the reference "
+                     f"({variants[0].name} fp32; its figures fill the *_vs_torch keys), "
+                     "PSNR >= min_psnr_db, before any timing",
+            "reference": variants[0].name,
         },
         "models": [{"key": m.key, "spec": m.spec, "weights": m.weights,
                     "gflops": {f"{w}x{h}": m.gflops(h, w) for h, w in sizes}} for m in models],

@@ -334,75 +334,104 @@ def _start_workers(ray, style, backend, threads, swap, workers, cpus_per_worker,
 def _schedule(ray, pool, style: list, queue: deque[_Run], options: dict[str, Any],
               retries: int, bar) -> None:
     """Keep every live worker busy with one segment; retry segments lost with a worker;
-    join each file as soon as its last segment is back.
+    join each file as soon as its last segment is back (see _Scheduler)."""
+    _Scheduler(ray, pool, style, queue, options, retries, bar).run()
 
-    A worker whose process died gets no segment until Ray has restarted it and it answers
-    a probe (which reloads its engine), so a retried segment runs on a live worker."""
-    lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-            ray.exceptions.ObjectLostError, ray.exceptions.NodeDiedError)
-    idle = list(pool)
-    running: dict[Any, tuple[Any, _Run]] = {}
-    probes: dict[Any, tuple[Any, int]] = {}  # ref -> (worker, failed probes so far)
-    since: dict[Any, float] = {}  # probe ref -> when it was sent
-    while queue or running:
-        while queue and idle:
-            run = queue.popleft()
+
+class _Scheduler:
+    """Segments to workers, one at a time each. A worker whose process died gets no
+    segment until Ray has restarted it and it answers a probe (which reloads its engine),
+    so a retried segment runs on a live worker."""
+
+    def __init__(self, ray, pool, style: list, queue: deque[_Run], options: dict[str, Any],
+                 retries: int, bar):
+        self.ray, self.style, self.queue, self.options = ray, style, queue, options
+        self.retries, self.bar = retries, bar
+        self.lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                     ray.exceptions.ObjectLostError, ray.exceptions.NodeDiedError)
+        self.idle = list(pool)
+        self.running: dict[Any, tuple[Any, _Run]] = {}
+        self.probes: dict[Any, tuple[Any, int]] = {}  # ref -> (worker, failed probes so far)
+        self.since: dict[Any, float] = {}  # probe ref -> when it was sent
+
+    def run(self) -> None:
+        while self.queue or self.running:
+            self._dispatch()
+            if not self.running and not self.probes:
+                for run in self.queue:  # every worker is gone for good
+                    run.job.error = run.job.error or "every worker died and none came back"
+                break
+            ready, _ = self.ray.wait([*self.running, *self.probes], num_returns=1,
+                                     timeout=5.0)
+            for ref in [r for r in self.probes
+                        if time.monotonic() - self.since[r] > _RESTART_WAIT_S]:
+                self.probes.pop(ref)  # restarted nowhere (no room on the cluster): give up
+            for ref in ready:
+                if ref in self.probes:
+                    self._probed(ref)
+                elif ref in self.running:
+                    self._returned(ref)
+
+    def _dispatch(self) -> None:
+        """A queued segment to each idle worker (skipping files that already failed)."""
+        while self.queue and self.idle:
+            run = self.queue.popleft()
             if run.job.error is not None:  # another segment of this file failed
                 continue
-            actor = idle.pop(0)
+            actor = self.idle.pop(0)
             data = run.piece.path.read_bytes()
-            ref = actor.stylise.remote(style, data, run.piece.path.suffix, options)
-            running[ref] = (actor, run)
-        if not running and not probes:
-            for run in queue:  # every worker is gone for good
-                run.job.error = run.job.error or "every worker died and none came back"
-            break
-        ready, _ = ray.wait([*running, *probes], num_returns=1, timeout=5.0)
-        for ref in [r for r in probes if time.monotonic() - since[r] > _RESTART_WAIT_S]:
-            probes.pop(ref)  # restarted nowhere (no room on the cluster): give it up
-        for ref in ready:
-            if ref not in running and ref not in probes:
-                continue
-            if ref in probes:
-                actor, failures = probes.pop(ref)
-                try:
-                    ray.get(ref)
-                    idle.append(actor)
-                except lost:
-                    if failures < _PROBES:  # still restarting: ask again shortly
-                        time.sleep(0.5)
-                        probe = actor.describe.remote(style)
-                        probes[probe], since[probe] = (actor, failures + 1), time.monotonic()
-                continue
-            actor, run = running.pop(ref)
-            job = run.job
-            try:
-                out = ray.get(ref)
-            except lost as e:
-                probe = actor.describe.remote(style)
-                probes[probe], since[probe] = (actor, 0), time.monotonic()
-                run.attempts += 1
-                job.retried += 1
-                if run.attempts > retries:
-                    job.error = (f"segment {run.piece.index} was lost with its worker "
-                                 f"{run.attempts} times ({_cause(e)})")
-                else:
-                    queue.appendleft(run)
-                continue
-            except ray.exceptions.RayTaskError as e:
-                idle.append(actor)
-                job.error = f"segment {run.piece.index}: {_cause(e)}"
-                continue
-            idle.append(actor)
-            if job.error is not None:
-                continue
-            path = run.piece.path.parent / f"styled{run.piece.index:04d}.mp4"
-            path.write_bytes(out["data"])
-            job.outputs[run.piece.index] = path
-            job.frames += out["frames"]
-            bar.update(run.piece.packets)
-            if len(job.outputs) == len(job.pieces):
-                _finish(job)
+            ref = actor.stylise.remote(self.style, data, run.piece.path.suffix, self.options)
+            self.running[ref] = (actor, run)
+
+    def _probe(self, actor, failures: int) -> None:
+        probe = actor.describe.remote(self.style)
+        self.probes[probe], self.since[probe] = (actor, failures), time.monotonic()
+
+    def _probed(self, ref) -> None:
+        """A probe answered: the worker is back, or still restarting (ask again shortly)."""
+        actor, failures = self.probes.pop(ref)
+        try:
+            self.ray.get(ref)
+            self.idle.append(actor)
+        except self.lost:
+            if failures < _PROBES:
+                time.sleep(0.5)
+                self._probe(actor, failures + 1)
+
+    def _returned(self, ref) -> None:
+        """A segment came back: store it, or retry it if its worker was lost."""
+        actor, run = self.running.pop(ref)
+        job = run.job
+        try:
+            out = self.ray.get(ref)
+        except self.lost as e:
+            self._probe(actor, 0)
+            run.attempts += 1
+            job.retried += 1
+            if run.attempts > self.retries:
+                job.error = (f"segment {run.piece.index} was lost with its worker "
+                             f"{run.attempts} times ({_cause(e)})")
+            else:
+                self.queue.appendleft(run)
+            return
+        except self.ray.exceptions.RayTaskError as e:
+            self.idle.append(actor)
+            job.error = f"segment {run.piece.index}: {_cause(e)}"
+            return
+        self.idle.append(actor)
+        if job.error is None:
+            self._store(run, out)
+
+    def _store(self, run: _Run, out: dict) -> None:
+        """Write a styled segment; join its file when it was the last one."""
+        job = run.job
+        path = run.piece.path.parent / f"styled{run.piece.index:04d}.mp4"
+        path.write_bytes(out["data"])
+        job.outputs[run.piece.index] = path
+        job.frames += out["frames"]
+        self.bar.update(run.piece.packets)
+        if len(job.outputs) == len(job.pieces):
+            _finish(job)
 
 
 def _finish(job: FileJob) -> None:

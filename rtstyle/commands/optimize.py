@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict, fields, replace
 
+    from rtstyle.errors import require_extra
+
+    require_extra("torch", "train", "rtstyle optimize")
     import cv2
     import torch
     from tqdm import tqdm

@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rtstyle.nets import ARCHITECTURES, style_arches
 from rtstyle.train import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     DEFAULT_STYLE_SIZE,
     DEFAULT_WEIGHTS,
 )
-
-# --init auto without a built-in named after the painting: the cleanest built-in per arch.
-# johnson has no built-in, so it trains from scratch.
-DEFAULT_INIT = {"fst": "udnie", "lite": "udnie-lite"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,15 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True, metavar="DIR",
                    help="folder of training photos (a few are held out for samples/evaluation)")
     p.add_argument("-o", "--output", required=True, metavar="NAME", help="style name to register")
-    p.add_argument("--arch", default="fst", choices=["fst", "johnson", "lite"],
-                   help="fst (full, default), johnson (pytorch/examples) or lite (real time "
-                        "on a CPU)")
+    p.add_argument("--arch", default="fst", choices=style_arches(),
+                   help="; ".join(f"{n}: {ARCHITECTURES[n].help}" for n in style_arches()))
     p.add_argument("--size", type=int, default=256, help="training crop size in px (default 256)")
     p.add_argument("--batch", type=int, default=4, help="crops per step (default 4)")
     p.add_argument("--steps", type=int, default=2000, help="total optimiser steps (default 2000)")
     p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate (default 3e-4 for fst/johnson, which stall at "
-                        "2e-3; 2e-3 for lite)")
+                   help="Adam learning rate (default per --arch: " + ", ".join(
+                       f"{n} {ARCHITECTURES[n].lr:g}" for n in style_arches()) + ")")
     for term, value in DEFAULT_WEIGHTS.items():
         p.add_argument(f"--{term}-weight", type=float, default=value,
                        help=f"weight of the {term} loss term (default {value:g})")
@@ -62,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", default="auto", metavar="auto|none|MODEL",
                    help="start from a trained model of the same --arch: auto (default) picks "
                         "the nearest built-in (the one named after the painting's file, else "
-                        f"{', '.join(DEFAULT_INIT.values())} per arch); none trains from "
+                        f"{', '.join(a.init for a in ARCHITECTURES.values() if a.init)} per "
+                        "arch); none trains from "
                         "scratch; or a style name or .safetensors path. Fine-tuning needs far "
                         "fewer steps")
     p.add_argument("--holdout", type=int, default=4, help="photos held out of training (default 4)")
@@ -73,9 +70,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rtstyle.errors import RtstyleError, require_extra
+
+    require_extra("torch", "train", "rtstyle train")
     import torch
 
-    from rtstyle.errors import RtstyleError
     from rtstyle.files import ensure_dir
     from rtstyle.styles.catalogue import check_catalogue_writable, home
     from rtstyle.train.trainer import TrainConfig, train
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         style_image=args.style_image, data=args.data, name=args.output,
         workdir=args.workdir or home() / "training" / args.output, arch=args.arch,
         size=args.size, batch=args.batch, steps=args.steps,
-        lr=args.lr or (2e-3 if args.arch == "lite" else 3e-4),
+        lr=args.lr or ARCHITECTURES[args.arch].lr,
         content_weight=args.content_weight, style_weight=args.style_weight,
         tv_weight=args.tv_weight, temporal_weight=args.temporal_weight,
         style_size=args.style_size, vgg_weights=args.vgg_weights,
@@ -118,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 def resolve_init(init: str, arch: str, painting: Path) -> Path | None:
     """The model file training starts from. `auto`: the built-in net of this arch named
     after the painting's file (starry_night.jpg -> starry_night / starry_night-lite), else
-    DEFAULT_INIT[arch]; a cheap rule that needs no painting the package does not ship."""
+    the arch's `init` (nets.ARCHITECTURES); a cheap rule that needs no painting the package
+    does not ship."""
     import sys
 
     from rtstyle.styles.catalogue import BUILTIN_DIR, find_style
@@ -128,8 +128,8 @@ def resolve_init(init: str, arch: str, painting: Path) -> Path | None:
         return None
     if init != "auto":
         return find_style(init).path
-    suffix = "-lite" if arch == "lite" else ""
-    for name in (painting.stem + suffix, DEFAULT_INIT.get(arch)):
+    registered = ARCHITECTURES[arch]
+    for name in (painting.stem + registered.suffix, registered.init):
         path = BUILTIN_DIR / f"{name}.safetensors"
         if name and path.is_file() and read_meta(path).get("arch") == arch:
             print(f"rtstyle: starting from built-in '{name}' (--init auto); --init none "

@@ -42,9 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rtstyle.errors import RtstyleError, require_extra
+
+    require_extra("torch", "train", "rtstyle train-swap")
     import torch
 
-    from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
     from rtstyle.swap.train import TrainConfig, train
 

@@ -16,9 +16,15 @@ from rtstyle.engines import (  # noqa: F401
     openvino_engine,
     registry,
     tensorrt_engine,
-    torch_cuda_engine,
-    torch_engine,
 )
+
+try:  # the torch backends come with rtstyle[train]; the light install runs without them
+    from rtstyle.engines import torch_cuda_engine, torch_engine  # noqa: F401
+except ModuleNotFoundError as e:
+    if e.name != "torch":
+        raise
+    registry.register_missing("torch", 90, "torch", "train")
+    registry.register_missing("torch-cuda", 18, "torch", "train", cuda=True)
 from rtstyle.engines.base import Engine
 from rtstyle.engines.blend import blend_parts, open_blend
 from rtstyle.errors import RtstyleError
@@ -82,9 +88,7 @@ def open_engine(style: Style | str | Path, backend: str = "auto",
         offered = ", ".join(chosen.precisions) or "its own precision only"
         raise RtstyleError(f"--backend {chosen.name} does not take --precision {precision}; "
                            f"it offers: {offered}")
-    if chosen.precisions and precision is not None:
-        return chosen.open_net(style, threads, precision=precision)  # type: ignore[call-arg]
-    return chosen.open_net(style, threads)
+    return chosen.open_net(style, threads, precision if chosen.precisions else None)
 
 
 def paint_image(style: Style | str | Path, image: np.ndarray) -> np.ndarray:

@@ -227,13 +227,13 @@ def _provider(device: str):
 register(Backend("onnxruntime-trt", rank=15, cuda=True, auto=False, refuses=refuses_engine_file,
                  # left out of auto: it builds its engine inside the first frame (a long stall)
                  available=_provider("trt"),
-                 open_net=lambda style, threads: open_net(style, threads, "trt")))
+                 open_net=lambda style, threads, _: open_net(style, threads, "trt")))
 register(Backend("onnxruntime-cuda", rank=20, cuda=True, available=_provider("cuda"),
                  refuses=refuses_engine_file,
-                 open_net=lambda style, threads: open_net(style, threads, "cuda"),
+                 open_net=lambda style, threads, _: open_net(style, threads, "cuda"),
                  open_session=lambda path, threads: OrtSession(path, "cuda", threads)))
 register(Backend("onnxruntime", rank=40, aliases=("onnxruntime-cpu",),
                  refuses=refuses_engine_file,
                  available=lambda: True,
-                 open_net=lambda style, threads: open_net(style, threads, "cpu"),
+                 open_net=lambda style, threads, _: open_net(style, threads, "cpu"),
                  open_session=lambda path, threads: OrtSession(path, "cpu", threads)))

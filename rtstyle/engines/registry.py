@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from rtstyle.errors import RtstyleError
+from rtstyle.errors import RtstyleError, require_extra
 
 if TYPE_CHECKING:
     from rtstyle.engines.base import Engine
@@ -34,7 +34,9 @@ class Backend:
     name: str  # what --backend takes
     rank: int  # `auto` order: lower is tried first (fastest measured first)
     available: Callable[[], bool]
-    open_net: Callable[[Style, int | None], Engine]
+    # (style, threads, precision) -> engine; precision is one of `precisions`, or None
+    # (the backend's own policy; always None for a backend that offers no precisions)
+    open_net: Callable[[Style, int | None, str | None], Engine]
     # Why this backend cannot run a style (None: it can); `auto` skips such pairs.
     refuses: Callable[[Style], str | None] = field(default=lambda style: None)
     # Runs any ONNX graph (style-swap's too); None for backends that only run nets.
@@ -42,8 +44,8 @@ class Backend:
     cuda: bool = False  # needs an NVIDIA GPU
     auto: bool = True  # False: never picked by `auto` (e.g. a long first-frame build)
     aliases: tuple[str, ...] = ()
-    # --precision values open_net takes as its `precision` keyword; () means it takes none
-    # and runs its one precision.
+    # --precision values open_net takes; () means it runs its one precision. `rtstyle
+    # bench` measures each of them (besides "auto").
     precisions: tuple[str, ...] = ()
 
 
@@ -56,6 +58,18 @@ def register(backend: Backend) -> Backend:
             raise RuntimeError(f"backend name '{name}' is registered twice")
         _TABLE[name] = backend
     return backend
+
+
+def register_missing(name: str, rank: int, module: str, extra: str,
+                     cuda: bool = False) -> Backend:
+    """A row for a backend whose package is not installed: never available, and asking
+    for it by name says, in one line, which extra brings it."""
+    def open_net(style: Style, threads: int | None, precision: str | None) -> Engine:
+        require_extra(module, extra, f"--backend {name}")
+        raise RtstyleError(f"--backend {name} failed to load; pip install 'rtstyle[{extra}]'")
+
+    return register(Backend(name, rank, available=lambda: False, open_net=open_net,
+                            refuses=lambda style: None, cuda=cuda))
 
 
 def backends() -> list[Backend]:
@@ -76,9 +90,12 @@ def get(name: str) -> Backend:
 
 
 def cuda_visible() -> bool:
-    """A CUDA GPU that torch can use (the GPU backends move frames with torch)."""
-    import torch
-
+    """A CUDA GPU that torch can use (the GPU backends move frames with torch); none
+    without torch (the light install)."""
+    try:
+        import torch
+    except ImportError:
+        return False
     return torch.cuda.is_available()
 
 

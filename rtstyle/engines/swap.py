@@ -1,18 +1,21 @@
 """The style-swap engine: a painting is the style; each frame goes encoder -> swap -> decoder.
 
-The algorithm (op, decoder) lives in rtstyle.swap; this is its engine, on torch or on any
-registered backend that opens ONNX graph sessions.
+The algorithm (op, index, decoder) lives in rtstyle.swap; this is its engine, on any
+registered backend that opens ONNX graph sessions, or on torch.
 
-The heavy parts (VGG encoder, decoder, the graph session) are loaded once per process
+The heavy parts (the swap graph's session, its encoder part) are loaded once per process
 and backend and shared by every painting, so switching style costs only encoding the new
 painting (under a second at 256 px on a loaded 2-core CPU). `SwapEngine.set_style` may run
 on a worker thread while another thread calls `run`: the style is swapped in with one
 assignment.
 
 Everything that depends only on the painting is computed once in `set_style`: its patches,
-deduplicated, and their low-rank index (rtstyle.swap.op.index_style), which makes the
-matching ~20x cheaper than comparing every patch pair. The ONNX graph takes frames and the
-index as inputs, so one exported graph serves every painting.
+deduplicated, and their low-rank index (rtstyle.swap.index), which makes the matching ~20x
+cheaper than comparing every patch pair, and its feature colour statistics (numpy eigh).
+The ONNX graph takes frames and those as inputs, so one graph serves every painting.
+With the built-in decoder that graph ships (rtstyle.swap.graph), so style-swap needs no
+torch; a decoder or VGG of one's own is exported by the maker side (rtstyle.swap.model,
+rtstyle[train]).
 """
 
 from __future__ import annotations
@@ -22,33 +25,21 @@ import os
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
-from rtstyle import __version__
 from rtstyle.engines import registry
 from rtstyle.engines.base import Engine, check_frames
-from rtstyle.errors import RtstyleError
+from rtstyle.errors import RtstyleError, require_extra
 from rtstyle.images import SCALE_DOWN, check_image_size, read_image
-from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.swap import int8
-from rtstyle.swap.decoder import BUILTIN, Decoder, encoder_fingerprint, load_decoder
-from rtstyle.swap.op import (
-    RANK,
-    StyleColour,
-    StyleIndex,
-    colour_stats,
-    index_style,
-    recolour,
-    style_patches,
-    swap_indexed,
-)
+from rtstyle.swap.graph import BUILTIN_DECODER, SHIPPED_GRAPH, encoder_graph
+from rtstyle.swap.index import RANK, StyleColour, StyleIndex, style_feeds, style_inputs
+
+Style = tuple[StyleIndex, StyleColour]  # all the swap graph takes from one painting
 
 # The encoder: 'builtin' (default: the shipped VGG19 slice the shipped decoder inverts),
 # 'imagenet' (torchvision download) or a local state dict, for decoders trained on those.
@@ -60,9 +51,6 @@ AUTO_BACKEND = "onnxruntime"
 PRECISIONS = ("auto", "fp32", "int8", "bf16")
 MIN_STYLE_SIDE = 12  # relu3_1 is 1/4 size and a patch needs 3x3 features
 FLAT_STD = 2.0  # grey levels: a painting whose channels all vary less is one flat colour
-# the swap graph's inputs after `frames`: the painting's index and colour statistics
-INDEX_INPUTS = StyleIndex._fields + StyleColour._fields
-GRAPH_FORM = "indexed3"  # bump when the graph's inputs or ops change (cache file name)
 
 
 @dataclass(frozen=True)
@@ -83,31 +71,12 @@ class Budget:
     rank: int = RANK
 
 
-class SwapModel(nn.Module):
-    """uint8 BGR frames (N, H, W, 3), H and W multiples of 4, plus a painting's index
-    (tables (9 (n + 1), 256), basis (k, 256, 3, 3), codes (n, k); see StyleIndex) and its
-    colour statistics (colour (256, 256), mean (256,); see StyleColour) -> stylised uint8
-    BGR frames of the same shape."""
-
-    def __init__(self, encoder: nn.Module, decoder: Decoder, precision: str = "fp32"):
-        super().__init__()
-        self.encoder, self.decoder, self.precision = encoder, decoder, precision
-
-    def forward(self, frames: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor,
-                codes: torch.Tensor, colour: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
-        content = self.encoder(frames_to_rgb(frames))["relu3_1"]
-        if self.precision == "bf16":
-            basis, codes = basis.bfloat16(), codes.bfloat16()
-        swapped = recolour(swap_indexed(content, tables, basis, codes), colour, mean)
-        return rgb_to_frames(self.decoder(swapped))
-
-
 def vgg_weights() -> str:
     return os.environ.get(VGG_ENV) or "builtin"
 
 
 def decoder_path() -> Path:
-    return Path(os.environ.get(DECODER_ENV, BUILTIN))
+    return Path(os.environ.get(DECODER_ENV, BUILTIN_DECODER))
 
 
 def load_painting(path: Path, style_size: int) -> np.ndarray:
@@ -140,135 +109,91 @@ def load_painting(path: Path, style_size: int) -> np.ndarray:
     return img
 
 
+def _cache() -> Path:
+    from rtstyle.styles.catalogue import cache_dir
+
+    return cache_dir("onnx")
+
+
+def fp32_graph(decoder_file: Path) -> Path:
+    """The swap graph for this decoder and the configured VGG: the shipped one for the
+    built-in pair, else the maker's cached export (needs torch: rtstyle[train])."""
+    if decoder_file == BUILTIN_DECODER and vgg_weights() == "builtin":
+        return SHIPPED_GRAPH
+    require_extra("torch", "train", f"style-swap with your own decoder or VGG ({DECODER_ENV} "
+                  f"or {VGG_ENV})")
+    from rtstyle.swap.model import exported_graph
+
+    return exported_graph(decoder_file, vgg_weights(), _cache())
+
+
+def int8_graph(fp32: Path, decoder_file: Path) -> Path:
+    """The int8 form of `fp32`, made once with the decoder's shipped ranges."""
+    ranges = int8.ranges_file(decoder_file)
+    digest = hashlib.sha256(fp32.read_bytes() + ranges.read_bytes()).hexdigest()[:16]
+    path = _cache() / f"swap-{digest}-int8.onnx"
+    if not path.exists():
+        int8.quantize(fp32, ranges, path)
+    return path
+
+
 class _Runtime:
-    """Everything shared by all paintings on one backend: encoder, decoder, session."""
+    """Everything shared by all paintings on one backend: the swap graph's session and the
+    encoder's (or the torch model)."""
 
     def __init__(self, backend: str, threads: int | None, precision: str,
                  fallback: bool = False):
-        """fallback: int8 was `auto`'s pick, so ranges that do not fit this export (made
-        by another torch's exporter) mean fp32 with a note instead of an error."""
-        if threads:
-            torch.set_num_threads(threads)
+        """fallback: int8 was `auto`'s pick, so ranges that do not fit this graph mean
+        fp32 with a note instead of an error."""
         self.decoder_path = decoder_path()
-        decoder, meta = load_decoder(self.decoder_path)
-        self.encoder = _matching_encoder(self.decoder_path, meta)
-        # int8 is a property of the exported graph; the torch model stays fp32 (or bf16)
-        self.model = SwapModel(self.encoder, decoder,
-                               "bf16" if precision == "bf16" else "fp32").eval()
         self.warm_sizes: set[tuple[int, int]] = set()  # frame sizes already run once
-        self.session = None
-        self.backend = "torch-cpu"
-        if backend != "torch":
-            chosen = registry.get(backend)
+        self.torch = None
+        self.backend, self.precision = "torch-cpu", precision
+        if backend == "torch":
+            require_extra("torch", "train", "--backend torch")
+            from rtstyle.swap.model import TorchSwap
+
+            self.torch = TorchSwap(self.decoder_path, vgg_weights(), threads, precision)
+            return
+        fp32 = fp32_graph(self.decoder_path)
+        graph = fp32
+        if precision == "int8":
             try:
-                graph = _swap_graph(self.model, self.decoder_path,
-                                    use_int8=precision == "int8")
+                graph = int8_graph(fp32, self.decoder_path)
             except int8.Int8Unavailable as e:
                 if not fallback:
                     raise
                 print(f"rtstyle: no int8 style-swap here ({e.problem}); running fp32",
                       file=sys.stderr)
-                precision = "fp32"
-                graph = _swap_graph(self.model, self.decoder_path)
-            self.session = chosen.open_session(graph, threads)
-            self.backend = {"onnxruntime": "onnxruntime-cpu",
-                            "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
-            if precision == "int8":
-                self.backend += "-int8"
-        self.precision = precision
+                self.precision = "fp32"
+        chosen = registry.get(backend)
+        self.session = chosen.open_session(graph, threads)
+        # the painting's features on ONNX Runtime (a base dependency) for every backend,
+        # so every backend matches against the same index
+        self.encoder = registry.get("onnxruntime").open_session(
+            encoder_graph(fp32, _cache()), threads)
+        self.backend = {"onnxruntime": "onnxruntime-cpu",
+                        "openvino": "openvino-cpu"}.get(chosen.name, chosen.name)
+        if self.precision == "int8":
+            self.backend += "-int8"
 
-    def encode(self, painting: np.ndarray, budget: Budget) -> tuple[StyleIndex, StyleColour]:
+    def encode(self, painting: np.ndarray, budget: Budget) -> Style:
         """The painting's index and colour statistics: all the swap needs from it, once."""
-        with torch.inference_mode():
-            features = self.encoder(frames_to_rgb(torch.from_numpy(painting[None])))["relu3_1"]
-            index = index_style(style_patches(features, budget.max_patches), budget.rank)
-            return index, colour_stats(features)
+        if self.torch is not None:
+            return self.torch.encode(painting, budget.max_patches, budget.rank)
+        features = self.encoder.run({"frames": np.ascontiguousarray(painting[None])})
+        return style_inputs(features, budget.max_patches, budget.rank)
 
-    def run(self, frames: np.ndarray, style: tuple[StyleIndex, StyleColour]) -> np.ndarray:
-        if self.session is not None:
-            return self.session.run({"frames": frames, **style_feeds(*style)})
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(frames), *style[0], *style[1]).numpy()
-
-
-def style_feeds(index: StyleIndex, colour: StyleColour) -> dict[str, np.ndarray]:
-    """A painting's inputs to the swap graph, by name."""
-    return {name: t.numpy() for name, t in zip(INDEX_INPUTS, (*index, *colour), strict=True)}
-
-
-def _matching_encoder(decoder_file: Path, meta: dict) -> nn.Module:
-    """The VGG encoder, refused unless it is the one the decoder was trained to invert.
-
-    A decoder inverts one set of VGG weights only: torchvision's and the Oxford VGG19 (the
-    shipped decoder's) differ ~100x in activation scale and in every filter, and the other
-    one's features decode to noise. So a mismatch is an error, caught before any download.
-    """
-    from rtstyle.nets.vgg import VGGFeatures
-
-    trained_with = meta.get("config", {}).get("vgg_weights", "imagenet")
-    ours = vgg_weights()
-    fix = (f"set {VGG_ENV} to that file, or train a decoder for yours with "
-           f"`rtstyle train-swap --vgg-weights {ours}` and set {DECODER_ENV} to it")
-    if ours == "imagenet" and trained_with != "imagenet":
-        raise RtstyleError(f"the style-swap decoder {decoder_file.name} inverts the VGG19 "
-                           f"weights in {Path(trained_with).name}, not torchvision's; {fix}")
-    encoder = VGGFeatures(["relu3_1"], ours)
-    expected = meta.get("vgg_fingerprint")
-    if expected and expected != encoder_fingerprint(encoder):
-        raise RtstyleError(f"the style-swap decoder {decoder_file.name} inverts the VGG19 "
-                           f"weights in {Path(trained_with).name} (fingerprint {expected}), "
-                           f"not those in {ours}; {fix}")
-    return encoder
+    def run(self, frames: np.ndarray, style: Style) -> np.ndarray:
+        if self.torch is not None:
+            return self.torch.run(frames, style)
+        return self.session.run({"frames": frames, **style_feeds(style)})
 
 
 def backends() -> list[str]:
     """What style-swap runs on: torch, and every backend that opens ONNX graph sessions."""
     return ["torch"] + [n for b in registry.backends() if b.open_session
                         for n in (b.name, *b.aliases)]
-
-
-def _swap_graph(model: SwapModel, decoder_file: Path, use_int8: bool = False) -> Path:
-    """The swap graph for this decoder and encoder, exported once and cached; with `use_int8`,
-    its int8 form made with the decoder's shipped ranges."""
-    from rtstyle.styles.catalogue import cache_dir
-
-    digest = hashlib.sha256(decoder_file.read_bytes())
-    digest.update(encoder_fingerprint(model.encoder).encode())
-    ranges = int8.ranges_file(decoder_file)
-    if use_int8:
-        digest.update(ranges.read_bytes())
-    name = f"swap-{digest.hexdigest()[:16]}-{GRAPH_FORM}-{__version__}"
-    path = cache_dir("onnx") / f"{name}{'-int8' if use_int8 else ''}.onnx"
-    if not path.exists():
-        if use_int8:
-            int8.quantize(_swap_graph(model, decoder_file), ranges, path)
-        else:
-            export_swap_onnx(model, path)
-    return path
-
-
-def export_swap_onnx(model: SwapModel, path: Path) -> Path:
-    """One graph for every style: inputs `frames` (uint8 N,H,W,3; H, W multiples of 4) and
-    a painting's index (`tables`, `basis`, `codes`, float32), output `styled` frames.
-    Written atomically."""
-    from rtstyle.export.onnx import OPSET, TORCH_EXPORT_LOCK
-    from rtstyle.files import atomic_output
-
-    if model.precision != "fp32":
-        raise RtstyleError("the ONNX swap graph is fp32 only; bf16 runs on --backend torch")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = torch.zeros(1, 64, 96, 3, dtype=torch.uint8)
-    example = (*index_style(torch.rand(20, 256, 3, 3), rank=8),
-               *colour_stats(torch.rand(1, 256, 8, 8)))
-    axes = {0: "batch", 1: "height", 2: "width"}
-    with atomic_output(path) as tmp, warnings.catch_warnings(), TORCH_EXPORT_LOCK:
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (frames, *example), str(tmp),
-                          input_names=["frames", *INDEX_INPUTS], output_names=["styled"],
-                          opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"frames": axes, "tables": {0: "rows"}, "basis": {0: "k"},
-                                        "codes": {0: "n", 1: "k"}, "styled": axes})
-    return path
 
 
 _RUNTIMES: dict[tuple, _Runtime] = {}
@@ -323,7 +248,7 @@ class SwapEngine(Engine):
         return self._style[1][0]
 
     @property
-    def style_tensors(self) -> tuple:
+    def style_tensors(self) -> tuple[np.ndarray, ...]:
         """The graph's style inputs for the current painting (index, then colour)."""
         return (*self._style[1][0], *self._style[1][1])
 

@@ -245,7 +245,8 @@ def _refuses(style: Style) -> str | None:
     return None
 
 
-def open_net(style: Style, threads: int | None) -> TensorRTEngine:
+def open_net(style: Style, threads: int | None,
+             precision: str | None = None) -> TensorRTEngine:
     """A style's net built into a plan per frame size, or an exported engine file, which
     rebuilds itself from the ONNX inside it when it was built for another GPU or TensorRT."""
     from rtstyle.styles.catalogue import cache_dir

@@ -35,7 +35,7 @@ class TorchEngine(Engine):
         return out.cpu().numpy()
 
 
-def open_net(style: Style, threads: int | None) -> TorchEngine:
+def open_net(style: Style, threads: int | None, precision: str | None = None) -> TorchEngine:
     from rtstyle.styles.modelfile import load_net
 
     return TorchEngine(load_net(style.path)[0], style.name, threads)

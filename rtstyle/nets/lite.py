@@ -13,32 +13,13 @@ convs' own zero padding for the same reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtstyle.nets.transform import config_options, normalise_options
+from rtstyle.nets.configs import LiteConfig
 
 EPS = 1e-5
-
-
-@dataclass(frozen=True)
-class LiteConfig:
-    """Widths and depth of a lite net; stored in model files to rebuild it."""
-
-    arch: str = "lite"
-    widths: tuple[int, int] = (32, 64)  # at 1/4 and 1/8 resolution
-    res_blocks: int = 4
-    separable: bool = True  # depthwise-separable residual blocks and upsampling convs
-
-    def options(self) -> dict:
-        return config_options(self)
-
-
-def lite_config(**options) -> LiteConfig:
-    return LiteConfig(**normalise_options(options))
 
 
 def _conv(cin: int, cout: int, separable: bool, stride: int = 1) -> nn.Module:

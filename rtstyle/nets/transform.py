@@ -11,61 +11,11 @@ so those `.pth` files load strictly and the ml5 importer has one target layout.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class NetConfig:
-    """Everything that distinguishes one transform-net variant from another."""
-
-    arch: str
-    widths: tuple[int, int, int] = (32, 64, 128)
-    res_blocks: int = 5
-    padding: str = "reflect"  # "reflect" | "same" (TF SAME, zeros)
-    bias: bool = True
-    upsample: str = "nearest"  # "nearest" (x2 then conv) | "deconv" (TF SAME transposed conv)
-    eps: float = 1e-5
-    output: str = "linear"  # "linear" | "tanh" (tanh * 150 + 127.5)
-    output_norm: bool = False  # instance norm after the last conv (lengstrom's nets have one)
-    # Edge-replicate the input by this many px and crop them off the output. Zero "SAME"
-    # padding pads stride-2 convs on the right/bottom only, and nets trained on small crops
-    # learn a bright or dark strip there; moving the image edge into a discarded margin
-    # removes it (~12% more pixels at 640x480). 0 reproduces published nets exactly.
-    border: int = 0
-
-    def options(self) -> dict:
-        return config_options(self)
-
-
-def config_options(cfg: Any) -> dict:
-    """The JSON-able options that rebuild a net config (a dataclass) through `build_net`."""
-    d = asdict(cfg)
-    d.pop("arch")
-    d["widths"] = list(cfg.widths)
-    return d
-
-
-def fst_config(**options) -> NetConfig:
-    base = dict(padding="same", bias=False, upsample="deconv", eps=1e-3, output="tanh",
-                output_norm=True)
-    base.update(normalise_options(options))
-    return NetConfig(arch="fst", **base)
-
-
-def johnson_config(**options) -> NetConfig:
-    return NetConfig(arch="johnson", **normalise_options(options))
-
-
-def normalise_options(options: dict) -> dict:
-    """Options as read from JSON: `widths` back to a tuple, as the frozen configs hold it."""
-    if "widths" in options:
-        options = {**options, "widths": tuple(options["widths"])}
-    return options
+from rtstyle.nets.configs import NetConfig
 
 
 def _tf_same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:

@@ -11,30 +11,11 @@ VGG relu2_2 feature loss plus a pixel term (rtstyle.train.upscaler).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class UpscaleConfig:
-    """Scale, width and depth of an sr net; stored in model files to rebuild it."""
-
-    arch: str = "sr"
-    scale: int = 4
-    width: int = 24
-    convs: int = 3  # 3x3 convs (with ReLU) before the 1x1 sub-pixel conv
-
-    def options(self) -> dict:
-        d = asdict(self)
-        d.pop("arch")
-        return d
-
-
-def sr_config(**options) -> UpscaleConfig:
-    return UpscaleConfig(**options)
+from rtstyle.nets.configs import UpscaleConfig
 
 
 class UpscaleNet(nn.Module):

@@ -31,6 +31,7 @@ from rtstyle.export.onnx import get_metadata, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, EngineFile
 from rtstyle.files import atomic_output, ensure_dir, stale_partials
 from rtstyle.limits import check_size
+from rtstyle.nets import make_config
 from rtstyle.styles.importers import (
     PUBLISHED,
     UNKNOWN_LICENCE,
@@ -39,7 +40,7 @@ from rtstyle.styles.importers import (
     parse_manifest,
 )
 from rtstyle.styles.modelfile import FORMAT as MODEL_FORMAT
-from rtstyle.styles.modelfile import model_bytes, read_meta
+from rtstyle.styles.modelfile import read_meta, weights_bytes
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "builtin"
 SUFFIXES = (".safetensors", ".onnx")
@@ -177,7 +178,7 @@ def _scan(folder: Path, origin: str) -> dict[str, Style]:
                     meta = read_style_meta(p)
                 except RtstyleError as e:
                     meta = {"error": str(e)}
-                if p.suffix == ".safetensors" and meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
+                if meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
                     continue  # another rtstyle file kept alongside, e.g. the swap decoder
                 if meta.get("arch") == "sr":
                     continue  # the upscaler ships here too but is not a style
@@ -301,8 +302,9 @@ def import_style(path: Path, name: str | None = None, arch: str | None = None) -
     name = check_name(name if name is not None else (path.name if path.is_dir() else path.stem))
     if path.suffix == ".onnx":
         return _import_onnx(path, name)
-    net, provenance = import_net(path, arch)
-    data = model_bytes(net, {"style": name, **provenance})
+    arch, state, provenance = import_net(path, arch)
+    options = make_config(arch).options()  # every option written out, as training does
+    data = weights_bytes(arch, options, state, {"style": name, **provenance})
     target = _store(name, ".safetensors", lambda tmp: tmp.write_bytes(data))
     return Style(name, target, "user", read_meta(target))
 

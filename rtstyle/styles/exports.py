@@ -2,17 +2,17 @@
 export` as a library call (a style in, an ONNX or TensorRT file out).
 
 The conversions themselves live in `rtstyle.export`, which knows nothing of styles.
-Every route starts from the style's fp32 ONNX graph (exported from the weights, or the
-style's own graph when it is an ONNX file) and derives the precision from it: fp16 by
-type conversion, int8 by calibrated static quantisation. TensorRT engines are built
-from that ONNX and carry it, so they can rebuild themselves on another GPU.
+Every route starts from the style's fp32 ONNX graph (built from the weights by
+rtstyle.graphs, without torch, or the style's own graph when it is an ONNX file) and
+derives the precision from it: fp16 by type conversion, int8 by calibrated static
+quantisation. TensorRT engines are built from that ONNX and carry it, so they can
+rebuild themselves on another GPU.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,11 +21,13 @@ import onnx
 
 from rtstyle import __version__
 from rtstyle.errors import RtstyleError
-from rtstyle.export.onnx import export_onnx, get_metadata, load_checked, set_metadata
+from rtstyle.export.onnx import IO_CONVENTION, get_metadata, load_checked, set_metadata
 from rtstyle.export.tensorrt import ENGINE_SUFFIX, Profile
 from rtstyle.files import atomic_output, check_writable
+from rtstyle.graphs import net_graph
+from rtstyle.limits import MIN_SIDE
 from rtstyle.styles.catalogue import Style, cache_dir, find_style
-from rtstyle.styles.modelfile import load_net
+from rtstyle.styles.modelfile import load_weights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,13 +62,24 @@ def onnx_file(style: Style, precision: str = "fp32") -> Path:
     cached = cache_dir("onnx") / f"{style.name}-{digest}-{__version__}-{precision}.onnx"
     if not cached.exists():
         if precision == "fp32":
-            net, meta = load_net(style.path)
-            export_onnx(net, cached, meta)
+            with atomic_output(cached) as tmp:
+                onnx.save(weights_graph(style.path), str(tmp))
         else:
             from rtstyle.export.fp16 import convert_file
 
             convert_file(onnx_file(style), cached)
     return cached
+
+
+def weights_graph(path: Path, size: tuple[int, int] | None = None) -> onnx.ModelProto:
+    """A model file as its fp32 ONNX graph (frames in and out), with its metadata;
+    `size` (h, w) fixes the frame shape. Built with onnx.helper: no torch."""
+    state, meta = load_weights(path)
+    graph = net_graph(meta["arch"], meta["options"], lambda name, shape: state[name], size)
+    set_metadata(graph, {**meta, "io": IO_CONVENTION, "rtstyle_version": __version__,
+                         "precision": "fp32", "fixed_size": list(size) if size else None})
+    onnx.checker.check_model(graph)
+    return graph
 
 
 def default_output(style_name: str, fmt: str, precision: str) -> Path:
@@ -88,10 +101,10 @@ def _fp32_graph(style: Style, size: tuple[int, int] | None) -> onnx.ModelProto:
         return load_checked(style.path)
     if not size:  # the dynamic-shape fp32 graph: the one the engines export and cache
         return onnx.load(str(onnx_file(style)))
-    net, meta = load_net(style.path)
-    with tempfile.TemporaryDirectory(prefix="rtstyle-export-") as tmp:
-        path = export_onnx(net, Path(tmp) / "fp32.onnx", meta, size)
-        return onnx.load(str(path))
+    if min(size) < MIN_SIDE:
+        raise RtstyleError(f"size {size[1]}x{size[0]} is too small; frames need at least "
+                           f"{MIN_SIDE} px per side")
+    return weights_graph(style.path, size)
 
 
 def _convert(fp32: onnx.ModelProto, req: ExportRequest) -> tuple[onnx.ModelProto, dict]:

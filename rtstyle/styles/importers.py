@@ -1,7 +1,8 @@
 """Turn other projects' checkpoints into rtstyle model files (or checked ONNX files).
 
-Supported: ml5/TF.js per-variable folders (lengstrom's `fst` net), pytorch/examples
-`.pth` state dicts (`johnson` net, loaded with weights_only=True), and ONNX files.
+Supported: ml5/TF.js per-variable folders (lengstrom's `fst` net, read with numpy: no
+torch needed), pytorch/examples `.pth` state dicts (`johnson` net, loaded with torch's
+weights_only=True, so they need rtstyle[train]), and ONNX files.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from rtstyle.errors import RtstyleError
-from rtstyle.nets import build_net
-from rtstyle.styles.modelfile import load_state_strict
+from rtstyle.errors import RtstyleError, require_extra
+from rtstyle.graphs import net_shapes
+from rtstyle.nets import check_options
+from rtstyle.styles.modelfile import check_shapes
 
 # Published ml5 checkpoints: who trained them and under which licence.
 PUBLISHED = {
@@ -97,21 +98,20 @@ def _read_exact(path: Path, size: int, name: str) -> bytes:
 
 
 def _fst_tf_shapes() -> dict[str, tuple[int, ...]]:
-    """Each of the 48 ml5 variables' TF shape, from the `fst` net built on the meta device
-    (no memory): what a manifest must declare before anything is read."""
-    with torch.device("meta"):
-        state = build_net("fst").state_dict()
+    """Each of the 48 ml5 variables' TF shape, from the `fst` net's tensor shapes (no
+    memory): what a manifest must declare before anything is read."""
+    state = net_shapes("fst", {})
     shapes = {}
     for i, (conv, norm) in enumerate(_fst_layer_names()):
-        w = state[f"{conv}.conv2d.weight"].shape  # torch = tf.transpose(3, 2, 0, 1)
-        for j, shape in enumerate(((w[2], w[3], w[1], w[0]), tuple(state[f"{norm}.bias"].shape),
-                                   tuple(state[f"{norm}.weight"].shape))):
+        w = state[f"{conv}.conv2d.weight"]  # torch = tf.transpose(3, 2, 0, 1)
+        for j, shape in enumerate(((w[2], w[3], w[1], w[0]), state[f"{norm}.bias"],
+                                   state[f"{norm}.weight"])):
             k = 3 * i + j
             shapes["Variable" if k == 0 else f"Variable_{k}"] = tuple(int(d) for d in shape)
     return shapes
 
 
-def ml5_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+def ml5_state_dict(folder: Path) -> dict[str, np.ndarray]:
     """Read an ml5/TF.js per-variable checkpoint into `fst` state-dict keys.
 
     Conv k's weight is Variable_k, its IN beta k+1 and gamma k+2. TF weights are
@@ -151,17 +151,20 @@ def ml5_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     state = {}
     for i, (conv, norm) in enumerate(_fst_layer_names()):
         k = 3 * i
-        state[f"{conv}.conv2d.weight"] = torch.from_numpy(var(k).transpose(3, 2, 0, 1).copy())
-        state[f"{norm}.bias"] = torch.from_numpy(var(k + 1).copy())
-        state[f"{norm}.weight"] = torch.from_numpy(var(k + 2).copy())
+        state[f"{conv}.conv2d.weight"] = var(k).transpose(3, 2, 0, 1).copy()
+        state[f"{norm}.bias"] = var(k + 1).copy()
+        state[f"{norm}.weight"] = var(k + 2).copy()
     return state
 
 
 _LEGACY_KEY = re.compile(r"in\d+\.running_(mean|var)$")
 
 
-def pth_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def pth_state_dict(path: Path) -> dict[str, np.ndarray]:
     """A pytorch/examples `.pth`, loaded without unpickling code, legacy IN keys dropped."""
+    require_extra("torch", "train", f"importing {path.name} (a torch .pth)")
+    import torch
+
     try:
         with warnings.catch_warnings():  # torch warns about legacy or odd files first
             warnings.simplefilter("ignore")
@@ -174,22 +177,26 @@ def pth_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise RtstyleError(f"{path} holds no plain state dict; save one with "
                            "torch.save(model.state_dict(), path)")
-    return {k: v for k, v in state.items() if not _LEGACY_KEY.search(k)}
+    return {k: v.float().numpy() for k, v in state.items() if not _LEGACY_KEY.search(k)}
 
 
-def import_net(path: Path, arch: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load an ml5 folder or a `.pth` into a net, with the provenance metadata to save."""
+def import_net(path: Path, arch: str | None = None
+               ) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
+    """Read an ml5 folder or a `.pth`: its architecture, its weights (checked against that
+    architecture) and the provenance metadata to save."""
     path = Path(path)
     if path.is_dir():
-        net, state, kind = build_net("fst"), ml5_state_dict(path), "ml5/TF.js checkpoint"
         if arch not in (None, "fst"):
             raise RtstyleError(f"ml5 checkpoints are 'fst' nets, not '{arch}'; drop --arch")
+        arch, state, kind = "fst", ml5_state_dict(path), "ml5/TF.js checkpoint"
     elif path.suffix == ".pth" or path.suffix == ".pt":
-        net, state, kind = build_net(arch or "johnson"), pth_state_dict(path), "pytorch .pth"
+        arch = arch or "johnson"
+        check_options(arch, {})
+        state, kind = pth_state_dict(path), "pytorch .pth"
     else:
         raise RtstyleError(f"cannot import {path}: expected an ml5 folder, a .pth or an .onnx file")
-    load_state_strict(net, state, str(path))
+    check_shapes(net_shapes(arch, {}), {k: v.shape for k, v in state.items()}, arch, str(path))
     source, licence = PUBLISHED.get(path.stem if path.is_file() else path.name,
                                     (f"imported {kind}", UNKNOWN_LICENCE))
-    return net.eval(), {"source": source, "licence": licence,
-                        "made_by": {"imported_from": str(path.resolve()), "format": kind}}
+    return arch, state, {"source": source, "licence": licence,
+                         "made_by": {"imported_from": str(path.resolve()), "format": kind}}

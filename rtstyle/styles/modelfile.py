@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
+from safetensors.numpy import save
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
+from rtstyle.graphs import net_shapes
 from rtstyle.nets import build_net, check_options
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "rtstyle-model"
 FORMAT_VERSION = 1
@@ -36,11 +40,17 @@ def save_model(path: Path, net: torch.nn.Module, meta: dict[str, Any],
 
 def model_bytes(net: torch.nn.Module, meta: dict[str, Any], half: bool = False) -> bytes:
     """The model file's bytes (see `save_model`), for writers that manage the file."""
-    cfg = net.config
+    state = {k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
+    return weights_bytes(net.config.arch, net.config.options(), state, meta, half)
+
+
+def weights_bytes(arch: str, options: dict[str, Any], state: dict[str, np.ndarray],
+                  meta: dict[str, Any], half: bool = False) -> bytes:
+    """A model file's bytes from numpy weights (what importers write, without torch)."""
     full = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "arch": cfg.arch, "options": cfg.options(), **meta}
-    dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in net.state_dict().items()}
+            "arch": arch, "options": options, **meta}
+    dtype = np.float16 if half else np.float32
+    tensors = {k: np.ascontiguousarray(v, dtype) for k, v in state.items()}
     return save(tensors, metadata={META_KEY: json.dumps(full)})
 
 
@@ -52,7 +62,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     bomb or a traceback. Other rtstyle files (e.g. the swap decoder) keep their own format.
     """
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:
             raw = (f.metadata() or {}).get(META_KEY)
     except (SafetensorError, OSError, ValueError) as e:
         raise RtstyleError(f"model file {path} is corrupt or truncated ({e}); "
@@ -79,25 +89,30 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_net(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the net described by the file's metadata and load its weights strictly.
+def load_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The file's weights as float32 numpy arrays, and its metadata; no torch.
 
-    Every tensor's shape in the file is checked against the net (built first on the meta
-    device, which allocates nothing) before the real net or any tensor is allocated.
+    Every tensor's name and shape is checked against the architecture (read off its graph
+    builder, which allocates nothing) before any tensor is read.
     """
     meta = read_meta(path)
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in
-                  build_net(meta["arch"], **meta["options"]).state_dict().items()}
+    shapes = net_shapes(meta["arch"], meta["options"])
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
             check_shapes(shapes, found, meta["arch"], str(path))
-            net = build_net(meta["arch"], **meta["options"])
-            state = {k: f.get_tensor(k).float() for k in f.keys()}
+            state = {k: f.get_tensor(k).astype(np.float32) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise RtstyleError(f"model file {path} is corrupt or truncated ({e}); "
                            "re-import or re-train it") from e
+    return state, meta
+
+
+def load_net(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the torch net described by the file's metadata and load its weights
+    strictly (needs torch: rtstyle[train]); the weights are checked as in `load_weights`."""
+    state, meta = load_weights(path)
+    net = build_net(meta["arch"], **meta["options"])
     load_state_strict(net, state, str(path))
     return net.eval(), meta
 
@@ -117,9 +132,11 @@ def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[in
                            "it is a checkpoint of another architecture - pick the matching --arch")
 
 
-def load_state_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+def load_state_strict(net: torch.nn.Module, state: dict[str, Any], source: str) -> None:
     """load_state_dict(strict=True), turning mismatches into a one-line user error."""
     check_shapes({k: tuple(v.shape) for k, v in net.state_dict().items()},
                  {k: tuple(v.shape) for k, v in state.items()},
                  getattr(getattr(net, "config", None), "arch", "this"), source)
-    net.load_state_dict(state, strict=True)
+    import torch
+
+    net.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=True)

@@ -24,10 +24,11 @@ from torch import nn
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.nets.vgg import MEAN, STD
+from rtstyle.swap.graph import BUILTIN_DECODER
 
 FORMAT = "rtstyle-swap-decoder"
 META_KEY = "rtstyle"
-BUILTIN = Path(__file__).resolve().parents[1] / "builtin" / "swap_decoder.safetensors"
+BUILTIN = BUILTIN_DECODER  # the shipped decoder
 FEATURES = 256  # relu3_1 channels
 
 

@@ -20,6 +20,9 @@ otherwise an approximate one (measured in docs/swap.md).
 
 Ties: identical directions are merged in `index_style` (the first patch is kept), so the
 matching never sees an exact tie and the result does not hang on a kernel's rounding.
+
+The index itself is computed in numpy (index.py), so the light install computes the same
+one; `style_patches` and `index_style` here are its torch front doors.
 """
 
 from __future__ import annotations
@@ -29,31 +32,15 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from rtstyle.errors import RtstyleError
-
-EPS = 1e-8
-RANK = 64  # principal directions used to rank style patches (see docs/swap.md)
-FIT_ROWS = 1024  # patches the directions are fitted on
+from rtstyle.swap import index
+from rtstyle.swap.index import COLOUR_EPS, EPS, RANK
 
 
 def style_patches(style: torch.Tensor, max_patches: int | None = None) -> torch.Tensor:
-    """(1, C, H, W) style features -> (n, C, 3, 3) raw 3x3 patches at stride 1.
-
-    `max_patches` keeps an evenly spaced subset (a budget on the swap's cost).
-    """
-    if style.shape[0] != 1:
-        raise ValueError("style_patches takes the features of one style image")
-    c, h, w = style.shape[1:]
-    if h < 3 or w < 3:
-        raise RtstyleError(f"style features are {w}x{h}, too small for one 3x3 patch; "
-                           "use a style image of at least 16x16 px")
-    cols = F.unfold(style, 3)[0]  # (C*9, n), channel-major like a conv weight
-    patches = cols.T.reshape(-1, c, 3, 3)
-    n = patches.shape[0]
-    if max_patches and n > max_patches:
-        keep = torch.linspace(0, n - 1, max_patches).round().long()
-        patches = patches[keep]
-    return patches.contiguous()
+    """(1, C, H, W) style features -> (n, C, 3, 3) raw 3x3 patches at stride 1 (as
+    index.style_patches); `max_patches` keeps an evenly spaced subset."""
+    patches = index.style_patches(style.detach().float().cpu().numpy(), max_patches)
+    return torch.from_numpy(patches).to(style.device, style.dtype)
 
 
 def normalise(patches: torch.Tensor) -> torch.Tensor:
@@ -118,51 +105,21 @@ def swap(content: torch.Tensor, patches: torch.Tensor,
 
 
 class StyleIndex(NamedTuple):
-    """What the matching needs from one painting, computed once by `index_style`."""
+    """index.StyleIndex as torch tensors: what the swap model takes besides frames."""
 
-    tables: torch.Tensor  # (9 * (n + 1), C) raw patches per offset, pasted (patch_tables)
-    basis: torch.Tensor  # (k, C, 3, 3) orthonormal directions, a conv's weights
-    codes: torch.Tensor  # (n, k) each normalised, centred patch in that basis
+    tables: torch.Tensor
+    basis: torch.Tensor
+    codes: torch.Tensor
 
 
 def unique_directions(patches: torch.Tensor) -> torch.Tensor:
-    """The patches with duplicate directions dropped, keeping the first of each: a patch
-    and any positive multiple of it tie for every content patch (flat painting areas give
-    many). Bitwise-equal normalised patches count as duplicates; with power-of-two
-    multiples and zero patches that catches the common cases cheaply."""
-    flat = normalise(patches).reshape(patches.shape[0], -1)
-    _, inverse = torch.unique(flat, dim=0, return_inverse=True)
-    first = torch.full((int(inverse.max()) + 1,), patches.shape[0], dtype=torch.long)
-    first = first.scatter_reduce(0, inverse, torch.arange(patches.shape[0]), "amin")
-    return patches[first.sort().values]
-
-
-def principal_directions(x: torch.Tensor, k: int, iters: int = 2, seed: int = 0) -> torch.Tensor:
-    """(k, D) orthonormal top-k right singular vectors of x (n, D): randomised SVD (Halko et
-    al. 2011) with a seeded generator, so one painting always gives the same index."""
-    g = torch.Generator().manual_seed(seed)
-    q = min(k + 8, *x.shape)
-    y = x.T @ (x @ torch.randn(x.shape[1], q, generator=g, dtype=x.dtype))
-    for _ in range(iters):
-        y = torch.linalg.qr(y).Q
-        y = x.T @ (x @ y)
-    basis = torch.linalg.qr(y).Q  # (D, q), spans the top right singular subspace
-    _, _, vh = torch.linalg.svd(x @ basis, full_matrices=False)
-    return vh[:k] @ basis.T
+    """index.unique_directions on torch tensors."""
+    return torch.from_numpy(index.unique_directions(patches.numpy()))
 
 
 def index_style(patches: torch.Tensor, rank: int = RANK) -> StyleIndex:
-    """Dedupe `patches` by direction and project their normalised, centred versions on
-    their top `rank` principal directions. Centring drops c . mean, the same for every
-    style patch, so it does not change the ranking."""
-    patches = unique_directions(patches)
-    n, c = patches.shape[:2]
-    flat = normalise(patches).reshape(n, -1)
-    centred = flat - flat.mean(dim=0)
-    # fitted on an evenly spaced subset: the directions barely move, the switch gets faster
-    basis = principal_directions(centred[::max(1, n // FIT_ROWS)], min(rank, n))
-    return StyleIndex(patch_tables(patches), basis.reshape(-1, c, 3, 3).contiguous(),
-                      (centred @ basis.T).contiguous())
+    """index.index_style on torch tensors (see there)."""
+    return StyleIndex(*(torch.from_numpy(a) for a in index.index_style(patches.numpy(), rank)))
 
 
 def swap_indexed(content: torch.Tensor, tables: torch.Tensor, basis: torch.Tensor,
@@ -182,11 +139,10 @@ def swap_indexed(content: torch.Tensor, tables: torch.Tensor, basis: torch.Tenso
 # the swap) brings it to ~0.3. The painting's side is computed once per painting; the
 # frame's inverse square root is Newton-Schulz iterations, plain matmuls that export to ONNX.
 COLOUR_ITERS = 16  # Newton-Schulz steps: 15 are within 3e-5 of eigh on photo features
-COLOUR_EPS = 1e-3  # ridge, relative to the mean eigenvalue: keeps the iteration stable
 
 
 class StyleColour(NamedTuple):
-    """The painting's relu3_1 statistics the swapped features are coloured with."""
+    """index.StyleColour as torch tensors: the painting's statistics (see there)."""
 
     colour: torch.Tensor  # (C, C) square root of the feature covariance
     mean: torch.Tensor  # (C,) mean feature
@@ -202,11 +158,9 @@ def _covariance(x: torch.Tensor) -> torch.Tensor:
 
 
 def colour_stats(features: torch.Tensor) -> StyleColour:
-    """The painting's StyleColour from its (1, C, H, W) features (eigh: once per painting)."""
-    x = features.flatten(2).double()
-    values, vectors = torch.linalg.eigh(_covariance(x)[0])
-    root = vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
-    return StyleColour(root.float().contiguous(), x[0].mean(dim=1).float())
+    """index.colour_stats on torch tensors (eigh in numpy: once per painting)."""
+    stats = index.colour_stats(features.detach().float().cpu().numpy())
+    return StyleColour(*(torch.from_numpy(a) for a in stats))
 
 
 def inverse_sqrt(cov: torch.Tensor, iters: int = COLOUR_ITERS) -> torch.Tensor:

@@ -5,8 +5,9 @@ Phi(C) (photos), Phi(S) (paintings) and Phi_ss(C, S) (photos style-swapped with 
 Phi = VGG19 up to relu3_1. The feature term is relative (divided by the mean of H^2), so it
 reads as a fraction and does not depend on the VGG weights' scale. Each step uses two photo
 crops and one painting crop, giving H = [Phi(C1), Phi(S), Phi_ss(C1, S), Phi_ss(C2, S)].
-Checkpoints hold the decoder, the optimiser and the step, so an interrupted run resumes
-where it stopped.
+Checkpoints (rtstyle.train.loop, shared with `rtstyle train`) hold the decoder, the
+optimiser, the step and the crop generator, so an interrupted run resumes where it
+stopped; an earlier run's checkpoint is not overwritten without --resume.
 
 Added to the paper's objective: `pixel_weight` x the pixel MSE (0..1 scale) of f(Phi(C1))
 and f(Phi(S)) against their images. relu3_1 barely constrains global colour, and with the
@@ -17,8 +18,6 @@ otherwise gives every style the same colour cast.
 from __future__ import annotations
 
 import sys
-import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,12 +27,20 @@ import torch
 import torch.nn.functional as F
 
 from rtstyle.errors import RtstyleError
-from rtstyle.files import atomic_output
 from rtstyle.images import read_image
 from rtstyle.swap.decoder import Decoder, encoder_fingerprint, load_decoder, save_decoder
 from rtstyle.swap.op import style_patches, swap
 from rtstyle.train import prior_runs
 from rtstyle.train.data import image_files, to_rgb255
+from rtstyle.train.loop import (
+    Loop,
+    Outcome,
+    check_resume,
+    read_checkpoint,
+    restore,
+    run_loop,
+    save_checkpoint,
+)
 from rtstyle.train.losses import tv_loss
 
 SCALES = (1.0, 1.5, 2.0)  # shorter side as a multiple of the crop size
@@ -89,58 +96,51 @@ def _crop(pyramid: list[list[torch.Tensor]], size: int, g: torch.Generator) -> t
     return crop.flip(2) if pick(2) else crop
 
 
-_CKPT_KEYS = {"net", "opt", "rng", "feature_scale", "step", "losses", "elapsed"}
+RESUME_KEYS = {"rng", "feature_scale", "step", "losses", "elapsed"}
 
 
-def _load_checkpoint(ckpt: Path) -> dict:
-    """What --resume continues from, or one line: a missing, corrupt or foreign file is
-    refused (weights_only: a file that carries code is refused too, never run)."""
-    if not ckpt.is_file():
-        raise RtstyleError(f"nothing to resume: {ckpt} does not exist; run without --resume "
-                           "or give --checkpoint")
-    try:
-        with warnings.catch_warnings():  # torch warns about odd pickles before refusing
-            warnings.simplefilter("ignore")
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as e:  # UnpicklingError, RuntimeError (not a zip), EOFError, ...
-        raise RtstyleError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}); delete it "
-                           "to start over") from None
-    if not isinstance(state, dict) or not _CKPT_KEYS <= state.keys():
-        raise RtstyleError(f"checkpoint {ckpt} is not a train-swap checkpoint; delete it to "
-                           "start over")
-    return state
+@dataclass
+class _Data:
+    """The run's inputs: image pyramids, the encoder, the crop generator."""
+
+    photos: list[Path]
+    paintings: list[Path]
+    photo_px: list[list[torch.Tensor]]
+    painting_px: list[list[torch.Tensor]]
+    encoder: torch.nn.Module
+    gen: torch.Generator
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run training; writes cfg.output (decoder + record) and returns the record."""
-    from tqdm import tqdm
-
+def _data(cfg: TrainConfig) -> _Data:
     from rtstyle.nets.vgg import VGGFeatures
 
     photos = image_files(cfg.photos, "photos folder")
     paintings = image_files(cfg.paintings, "paintings folder")
     if cfg.size < 32:
         raise RtstyleError(f"--size {cfg.size} is too small; use at least 32")
-    ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
-    state = _load_checkpoint(ckpt) if cfg.resume else None
-    encoder = VGGFeatures(["relu3_1"], cfg.vgg_weights)
-    photo_px = _pyramid(photos, cfg.size)
-    painting_px = _pyramid(paintings, cfg.size)
-    g = torch.Generator().manual_seed(cfg.seed)
-    init = None
-    if state:
-        scale = state["feature_scale"]
+    return _Data(photos, paintings, _pyramid(photos, cfg.size), _pyramid(paintings, cfg.size),
+                 VGGFeatures(["relu3_1"], cfg.vgg_weights),
+                 torch.Generator().manual_seed(cfg.seed))
+
+
+def _initial_decoder(cfg: TrainConfig, data: _Data,
+                     meta: dict | None) -> tuple[Decoder, dict | None]:
+    """A decoder whose feature scale comes from the checkpoint's state, --init's decoder
+    (returned with its record) or the photos' relu3_1 features."""
+    init, init_meta = None, None
+    if meta:
+        scale = meta["feature_scale"]
     elif cfg.init is not None:
         init, init_meta = load_decoder(cfg.init)
-        if init_meta.get("vgg_fingerprint") not in (None, encoder_fingerprint(encoder)):
+        if init_meta.get("vgg_fingerprint") not in (None, encoder_fingerprint(data.encoder)):
             raise RtstyleError(f"--init {cfg.init} was trained with other VGG weights "
                                f"({init_meta.get('config', {}).get('vgg_weights')}); "
                                "pass those with --vgg-weights")
         scale = init.feature_scale
     else:
         with torch.no_grad():
-            crops = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(8)])
-            scale = float(encoder(crops)["relu3_1"].square().mean().sqrt())
+            crops = torch.stack([_crop(data.photo_px, cfg.size, data.gen) for _ in range(8)])
+            scale = float(data.encoder(crops)["relu3_1"].square().mean().sqrt())
     torch.manual_seed(cfg.seed)
     net = Decoder(cfg.widths, scale)
     if init is not None:
@@ -148,58 +148,74 @@ def train(cfg: TrainConfig) -> dict:
             raise RtstyleError(f"--init {cfg.init} has widths {list(init.widths)}, not "
                                f"{list(net.widths)}")
         net.load_state_dict(init.state_dict())
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    start, losses, elapsed = 0, [], 0.0
-    if state:
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        g.set_state(state["rng"])
-        start, losses, elapsed = state["step"], state["losses"], state["elapsed"]
-        print(f"resuming from {ckpt} at step {start}")
+    return net, init_meta
+
+
+def _step(cfg: TrainConfig, data: _Data, net: Decoder,
+          opt: torch.optim.Optimizer) -> list[float]:
+    """One optimiser step on H = [Phi(C1), Phi(S), Phi_ss(C1, S), Phi_ss(C2, S)]: the
+    feature, TV and pixel losses."""
 
     def encode(rgb: torch.Tensor) -> torch.Tensor:
-        return encoder(rgb)["relu3_1"]
+        return data.encoder(rgb)["relu3_1"]
 
-    def save_checkpoint(step: int) -> None:
-        with atomic_output(ckpt) as tmp:
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "rng": g.get_state(),
-                        "feature_scale": scale, "step": step, "losses": losses,
-                        "elapsed": elapsed + time.monotonic() - t0}, tmp)
+    with torch.no_grad():
+        c = torch.stack([_crop(data.photo_px, cfg.size, data.gen) for _ in range(2)])
+        s = _crop(data.painting_px, cfg.size, data.gen)[None]
+        fc, fs = encode(c), encode(s)
+        h = torch.cat([fc[:1], fs, swap(fc, style_patches(fs))])
+    out = net(h)
+    feat_loss = F.mse_loss(encode(out), h) / h.square().mean()
+    tv = tv_loss(out)
+    pixel = F.mse_loss(out[:2] / 255.0, torch.cat([c[:1], s]) / 255.0)
+    loss = feat_loss + cfg.tv_weight * tv + cfg.pixel_weight * pixel
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return [round(feat_loss.item(), 5), round(tv.item(), 7), round(pixel.item(), 6)]
 
-    t0 = time.monotonic()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, unit="step",
-               desc="train-swap")
-    step = start
-    for step in bar:
-        with torch.no_grad():
-            c = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(2)])
-            s = _crop(painting_px, cfg.size, g)[None]
-            fc, fs = encode(c), encode(s)
-            h = torch.cat([fc[:1], fs, swap(fc, style_patches(fs))])
-        out = net(h)
-        feat_loss = F.mse_loss(encode(out), h) / h.square().mean()
-        tv = tv_loss(out)
-        pixel = F.mse_loss(out[:2] / 255.0, torch.cat([c[:1], s]) / 255.0)
-        loss = feat_loss + cfg.tv_weight * tv + cfg.pixel_weight * pixel
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append([round(feat_loss.item(), 5), round(tv.item(), 7), round(pixel.item(), 6)])
-        bar.set_postfix(feat=f"{feat_loss.item():.3f}", tv=f"{tv.item():.5f}",
-                        pixel=f"{pixel.item():.4f}")
-        done = step + 1
-        if done % cfg.checkpoint_every == 0:
-            save_checkpoint(done)
-        if cfg.time_limit_min and elapsed + time.monotonic() - t0 > cfg.time_limit_min * 60:
-            bar.write(f"time limit of {cfg.time_limit_min} min reached at step {done}")
-            break
-    else:
-        done = cfg.steps
-    bar.close()
-    if done > start:
-        save_checkpoint(done)
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; writes cfg.output (decoder + record) and returns the
+    record. Checkpoints, --resume and the time limit are the shared loop's."""
+    data = _data(cfg)
+    ckpt = cfg.checkpoint or cfg.output.with_suffix(".ckpt")
+    check_resume(ckpt, cfg.resume)
+    meta, tensors = (read_checkpoint(ckpt, "train-swap", RESUME_KEYS) if cfg.resume
+                     else (None, {}))
+    net, init_meta = _initial_decoder(cfg, data, meta)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    losses: list[list[float]] = []
+    loop = Loop(ckpt, cfg.steps, time_limit_min=cfg.time_limit_min,
+                checkpoint_every=cfg.checkpoint_every, label="train-swap")
+    if meta:
+        restore(ckpt, net, opt, meta, tensors)
+        data.gen.set_state(torch.tensor(meta["rng"], dtype=torch.uint8))
+        loop.start, loop.elapsed, losses = meta["step"], meta["elapsed"], meta["losses"]
+        print(f"resuming from {ckpt} at step {loop.start}")
+
+    def step(_: int) -> dict[str, float]:
+        losses.append(_step(cfg, data, net, opt))
+        return dict(zip(("feat", "tv", "pixel"), losses[-1], strict=True))
+
+    def save_state(done: int, seconds: float) -> None:
+        save_checkpoint(ckpt, net, opt, {
+            "rng": data.gen.get_state().tolist(), "feature_scale": net.feature_scale,
+            "step": done, "losses": losses, "elapsed": seconds})
+
+    outcome = run_loop(loop, step, save_state)
+    if outcome.interrupted:  # the decoder as it is now; --resume goes on from the checkpoint
+        print(f"stopped at step {outcome.step}; add --resume to continue from {ckpt}")
+    record = _record(cfg, data, init_meta, losses, outcome)
+    save_decoder(cfg.output, net, record)
+    return record
+
+
+def _record(cfg: TrainConfig, data: _Data, init_meta: dict | None,
+            losses: list[list[float]], outcome: Outcome) -> dict:
+    """The decoder's training record (stored in its file)."""
     tail = losses[-50:]
-    record = {
+    return {
         "made_by": "rtstyle train-swap",
         "command": " ".join(cfg.command),
         "objective": "mse(relu3_1(f(H)), H) / mean(H^2) + tv_weight * TV(f(H)) "
@@ -208,16 +224,14 @@ def train(cfg: TrainConfig) -> dict:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
                    if k not in ("command", "output", "checkpoint")},
         # The runs behind --init, newest first, so the record counts every step.
-        "init_history": prior_runs(init_meta) if init is not None else [],
-        "vgg_fingerprint": encoder_fingerprint(encoder),
-        "photos": len(photos), "paintings": len(paintings),
-        "steps": done,
+        "init_history": prior_runs(init_meta) if init_meta is not None else [],
+        "vgg_fingerprint": encoder_fingerprint(data.encoder),
+        "photos": len(data.photos), "paintings": len(data.paintings),
+        "steps": outcome.step,
         "final_feature_loss": float(np.mean([x[0] for x in tail])) if tail else None,
         "final_tv": float(np.mean([x[1] for x in tail])) if tail else None,
         "final_pixel_loss": float(np.mean([x[2] for x in tail])) if tail else None,
         "loss_curve": losses[:: max(1, len(losses) // 100)],
-        "train_seconds": round(elapsed + time.monotonic() - t0),
+        "train_seconds": round(outcome.seconds),
         "torch": torch.__version__,
     }
-    save_decoder(cfg.output, net, record)
-    return record

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import sys
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +21,13 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 
 from rtstyle.errors import RtstyleError
 from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image, write_image
-from rtstyle.nets import build_net
+from rtstyle.nets import ARCHITECTURES, build_net
 from rtstyle.nets.frames import rgb_to_frames
-from rtstyle.styles.modelfile import load_net, load_state_strict, read_meta, save_model
+from rtstyle.styles.modelfile import load_net, read_meta, save_model
 from rtstyle.train import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -41,9 +36,18 @@ from rtstyle.train import (
     prior_runs,
 )
 from rtstyle.train.data import CropSampler, image_files, load_scaled, split_holdout, to_rgb255
+from rtstyle.train.loop import (
+    Loop,
+    check_resume,
+    read_checkpoint,
+    restore,
+    run_loop,
+    save_checkpoint,
+)
 from rtstyle.train.losses import PerceptualLoss, stability_loss
 
 CHECKPOINT = "checkpoint.safetensors"
+RESUME_KEYS = {"step", "elapsed", "history", "identity", "rng"}
 TERMS = ("content", "style", "tv", "temporal")
 SAMPLE_PHOTOS = 4
 SAMPLE_HEIGHT = 192
@@ -135,66 +139,10 @@ def held_out_losses(net: torch.nn.Module, loss: PerceptualLoss, photos: list[tor
     return sums
 
 
-def _save_checkpoint(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                     state: dict[str, Any]) -> None:
-    """Net and optimiser tensors plus JSON state in one safetensors file, written atomically."""
-    tensors = {f"net/{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
-    opt_state = opt.state_dict()
-    for idx, per_param in opt_state["state"].items():
-        for key, value in per_param.items():
-            tensors[f"opt/{idx}/{key}"] = torch.as_tensor(value).contiguous()
-    meta = {**state, "opt_groups": opt_state["param_groups"]}
-    write_bytes_atomic(path, save(tensors, metadata={"state": json.dumps(meta)}))
-
-
-def _load_checkpoint(path: Path, net: torch.nn.Module,
-                     opt: torch.optim.Optimizer) -> dict[str, Any]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads((f.metadata() or {})["state"])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, KeyError) as e:
-        raise RtstyleError(f"checkpoint {path} is unreadable ({e}); delete it to start over") from e
-    load_state_strict(net, {k[4:]: v for k, v in tensors.items() if k.startswith("net/")},
-                      str(path))
-    per_param: dict[int, dict[str, torch.Tensor]] = {}
-    for k, v in tensors.items():
-        if k.startswith("opt/"):
-            _, idx, key = k.split("/", 2)
-            per_param.setdefault(int(idx), {})[key] = v
-    opt.load_state_dict({"state": per_param, "param_groups": meta["opt_groups"]})
-    return meta
-
-
-@contextmanager
-def _stop_requests():
-    """Turn Ctrl-C / SIGTERM into a flag the loop checks between steps (main thread only)."""
-    flag = {"stop": False}
-
-    def handler(signum, frame):
-        flag["stop"] = True
-
-    old = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        pass
-    try:
-        yield flag
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
-# Nets trained here get an edge margin (see NetConfig.border); imported ones keep none.
-NEW_NET_OPTIONS = {"fst": {"border": 16}, "johnson": {"border": 16}}
-
-
 def _initial_net(cfg: TrainConfig) -> torch.nn.Module:
     """A fresh net, or one starting from `cfg.init` (fine-tuning converges far faster)."""
     if cfg.init is None:
-        return build_net(cfg.arch, **NEW_NET_OPTIONS.get(cfg.arch, {}))
+        return build_net(cfg.arch, **ARCHITECTURES[cfg.arch].new_options)
     net, meta = load_net(cfg.init)
     if meta["arch"] != cfg.arch:
         raise RtstyleError(f"--init {cfg.init} holds a '{meta['arch']}' net, not '{cfg.arch}'; "
@@ -217,84 +165,73 @@ def _write_samples(path: Path, net: torch.nn.Module, photos: list[torch.Tensor])
     write_image(path, np.vstack([np.hstack(top), np.hstack(bottom)]))
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir."""
-    from rtstyle.progress import progress_bar
-
+def _check(cfg: TrainConfig) -> None:
     if cfg.size < 32 or cfg.batch < 1 or cfg.steps < 1:
         raise RtstyleError("--size must be >= 32, --batch and --steps >= 1")
     if min(cfg.sample_every, cfg.checkpoint_every) < 1:
         raise RtstyleError("--sample-every and --checkpoint-every must be at least 1")
+
+
+def _resume(cfg: TrainConfig, ckpt: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
+            sampler: CropSampler) -> tuple[int, float, list]:
+    """Step, seconds and loss history of the checkpoint, loaded into net, opt and sampler."""
+    meta, tensors = read_checkpoint(ckpt, "rtstyle train", RESUME_KEYS)
+    if meta["identity"] != cfg.identity():
+        raise RtstyleError(f"{ckpt} was made with other settings ({meta['identity']}); "
+                           "resume with the same options or delete it")
+    restore(ckpt, net, opt, meta, tensors)
+    sampler.gen.set_state(torch.tensor(meta["rng"], dtype=torch.uint8))
+    for group in opt.param_groups:  # a resumed run may change the learning rate
+        group["lr"] = cfg.lr
+    return meta["step"], meta["elapsed"], meta["history"]
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir."""
+    _check(cfg)
     train_files, held_files = split_holdout(image_files(cfg.data), cfg.holdout)
     style = read_style_image(cfg.style_image, cfg.style_size)
     workdir = Path(cfg.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt = workdir / CHECKPOINT
-    if ckpt.exists() and not cfg.resume:
-        raise RtstyleError(f"{ckpt} exists from an earlier run; add --resume to continue it, "
-                           "or delete it to start over")
-    if cfg.resume and not ckpt.exists():
-        raise RtstyleError(f"nothing to resume: {ckpt} does not exist; run without --resume")
-
+    check_resume(ckpt, cfg.resume)
     torch.manual_seed(cfg.seed)
     net = _initial_net(cfg).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss = PerceptualLoss(style, cfg.vgg_weights, cfg.content_layers, cfg.style_layers)
     sampler = CropSampler(train_files, cfg.size, cfg.seed)
     held = [load_scaled(p, cfg.size) for p in held_files]
-    start, elapsed, history = 0, 0.0, []
-    if cfg.resume:
-        meta = _load_checkpoint(ckpt, net, opt)
-        if meta["identity"] != cfg.identity():
-            raise RtstyleError(f"{ckpt} was made with other settings ({meta['identity']}); "
-                               "resume with the same options or delete it")
-        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
-        sampler.gen.set_state(torch.tensor(meta["rng"], dtype=torch.uint8))
-        for group in opt.param_groups:  # a resumed run may change the learning rate
-            group["lr"] = cfg.lr
+    start, elapsed, history = _resume(cfg, ckpt, net, opt, sampler) if cfg.resume else (0, 0.0, [])
 
-    t0 = time.monotonic()
+    def step(n: int) -> dict[str, float]:
+        x = sampler.batch(cfg.batch)
+        terms = step_terms(net, loss, x, sampler.gen, cfg.temporal_weight > 0)
+        total = weighted_total(terms, cfg.weights)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        history.append([n + 1, total.item(), *(terms[k].item() for k in TERMS)])
+        # the weighted total, then each term unweighted (as in the model's record)
+        return dict(zip(("total", *TERMS), history[-1][1:], strict=True))
 
-    def checkpoint(step: int) -> None:
-        _save_checkpoint(ckpt, net, opt, {
-            "step": step, "elapsed": elapsed + time.monotonic() - t0, "history": history,
+    def samples(done: int) -> None:
+        if held and (done % cfg.sample_every == 0 or done == cfg.steps):
+            _write_samples(workdir / "samples" / f"step_{done:06d}.jpg", net.eval(),
+                           held[:SAMPLE_PHOTOS])
+            net.train()
+
+    def save_state(done: int, seconds: float) -> None:
+        save_checkpoint(ckpt, net, opt, {
+            "step": done, "elapsed": seconds, "history": history,
             "identity": cfg.identity(), "rng": sampler.gen.get_state().tolist()})
 
-    step, interrupted = start, False
-    bar = progress_bar(cfg.steps, "step", cfg.name, progress, initial=start)
-    with _stop_requests() as stop:
-        while step < cfg.steps:
-            x = sampler.batch(cfg.batch)
-            terms = step_terms(net, loss, x, sampler.gen, cfg.temporal_weight > 0)
-            total = weighted_total(terms, cfg.weights)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            step += 1
-            history.append([step, total.item(), *(terms[k].item() for k in TERMS)])
-            bar.update(1)
-            # the weighted total, then each term unweighted (as in the model's record)
-            bar.set_postfix(dict(zip(("total", *TERMS), (f"{v:.3g}" for v in history[-1][1:]),
-                                     strict=True)))
-            if held and (step % cfg.sample_every == 0 or step == cfg.steps):
-                _write_samples(workdir / "samples" / f"step_{step:06d}.jpg", net.eval(),
-                               held[:SAMPLE_PHOTOS])
-                net.train()
-            if stop["stop"]:
-                interrupted = True
-                break
-            if cfg.time_limit_min and elapsed + time.monotonic() - t0 > 60 * cfg.time_limit_min:
-                bar.write(f"time limit of {cfg.time_limit_min} min reached at step {step}")
-                break
-            if step % cfg.checkpoint_every == 0:
-                checkpoint(step)
-    bar.close()
-    if step > start or not ckpt.exists():
-        checkpoint(step)
-    if interrupted:
-        return TrainResult(ckpt, step, True, {})
-    return _finish(cfg, net.eval(), loss, held, history, elapsed + time.monotonic() - t0,
-                   len(train_files), workdir)
+    loop = Loop(ckpt, cfg.steps, start, elapsed, cfg.time_limit_min, cfg.checkpoint_every,
+                cfg.name, progress)
+    outcome = run_loop(loop, step, save_state, samples)
+    if outcome.interrupted:
+        return TrainResult(ckpt, outcome.step, True, {})
+    return _finish(cfg, net.eval(), loss, held, history, outcome.seconds, len(train_files),
+                   workdir)
 
 
 def init_history(init_meta: dict) -> list[dict]:

@@ -118,6 +118,130 @@ def _get(q: queue.Queue, stop: threading.Event) -> object:
             continue
 
 
+@dataclass(frozen=True)
+class _Paint:
+    """What the infer stage does to each batch of frames."""
+
+    engine: Engine
+    strength: float
+    keep_colors: bool
+    stabilize: bool
+    batch: int
+
+
+class _Stages:
+    """decode -> infer -> encode on three threads joined by two short queues; a stage's
+    error (or Ctrl-C in the main thread) sets `stop`, which every stage checks."""
+
+    def __init__(self, reader: FrameReader, writer: VideoFileWriter, paint: _Paint, bar):
+        self.reader, self.writer, self.paint, self.bar = reader, writer, paint, bar
+        self.stab = Stabilizer() if paint.stabilize else None
+        self.decoded: queue.Queue = queue.Queue(maxsize=2 * paint.batch)
+        self.styled: queue.Queue = queue.Queue(maxsize=2 * paint.batch)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.done = 0
+        self.first: float | None = None  # when the first frame was encoded
+
+    def _thread(self, fn) -> threading.Thread:
+        def body() -> None:
+            try:
+                fn()
+            except _Stop:
+                pass
+            except BaseException as e:  # noqa: BLE001 (handed to the main thread)
+                self.errors.append(e)
+                self.stop.set()
+        return threading.Thread(target=body, name=fn.__name__, daemon=True)
+
+    def decode(self) -> None:
+        lower_priority()  # the net's threads come first; decoding fills their gaps
+        for item in self.reader.frames(audio=True):
+            _put(self.decoded, item, self.stop)
+        _put(self.decoded, _END, self.stop)
+
+    def _next_batch(self) -> tuple[list[DecodedFrame], bool]:
+        """Up to `batch` frames, and whether the stream ended; audio packets pass on."""
+        frames: list[DecodedFrame] = []
+        while len(frames) < self.paint.batch:
+            item = _get(self.decoded, self.stop)
+            if item is _END:
+                return frames, True
+            if isinstance(item, DecodedFrame):
+                frames.append(item)
+            else:  # an audio packet: straight on to the muxer
+                _put(self.styled, item, self.stop)
+        return frames, False
+
+    def infer(self) -> None:
+        p, ended = self.paint, False
+        while not ended:
+            frames, ended = self._next_batch()
+            if frames:
+                out = stylise(p.engine, np.stack([f.image for f in frames]), p.strength,
+                              p.keep_colors)
+                for f, s in zip(frames, out, strict=True):
+                    _put(self.styled, (f.time, self.stab(f.image, s) if self.stab else s),
+                         self.stop)
+        _put(self.styled, _END, self.stop)
+
+    def encode(self) -> None:
+        while (item := _get(self.styled, self.stop)) is not _END:
+            if not isinstance(item, tuple):
+                self.writer.write_audio(item)
+                continue
+            self.writer.write(item[1], item[0])
+            self.done += 1
+            if self.first is None:
+                self.first = time.perf_counter()
+            if self.bar.total is not None and self.done > self.bar.total:
+                self.bar.total = self.done  # the container's estimate was low
+            self.bar.update(1)
+
+    def run(self, src: Path, total: int | None) -> None:
+        """All three stages to the end, then the file closed; on failure or Ctrl-C every
+        stage is stopped and the unfinished file dropped (VideoInterrupted for Ctrl-C)."""
+        threads = [self._thread(self.decode), self._thread(self.infer),
+                   self._thread(self.encode)]
+        try:
+            for t in threads:
+                t.start()
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(0.1)  # short waits keep the main thread responsive to Ctrl-C
+            if self.errors:
+                raise self.errors[0]
+            self.writer.close()
+        except KeyboardInterrupt:
+            self.stop.set()
+            _finish(threads, self.reader, self.writer, self.bar)
+            raise VideoInterrupted(src, self.done, total) from None
+        except BaseException:
+            self.stop.set()
+            _finish(threads, self.reader, self.writer, self.bar)
+            raise
+        self.bar.close()
+        self.reader.close()
+
+
+def _open(src: Path, dst: Path, info: VideoInfo, span: tuple[float | None, float | None],
+          size: tuple[int, int], crf: int, preset: str, encoder: str,
+          threads: tuple[int, int], out_scale: int) -> tuple[FrameReader, VideoFileWriter]:
+    """The reader of `span` (start, end) at the working `size`, and the writer at `size` x
+    `out_scale`."""
+    w, h = size
+    reader = FrameReader(src, (w, h), (info.width, info.height), *span, threads=threads[0])
+    try:
+        writer = VideoFileWriter(dst, info.fps, (w * out_scale, h * out_scale), crf,
+                                 preset=preset, time_base=info.time_base,
+                                 audio=reader.audio_streams, low_priority=True,
+                                 encoder=encoder, threads=threads[1])
+    except BaseException:
+        reader.close()
+        raise
+    return reader, writer
+
+
 def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None = None,
                   size: tuple[int, int] | None = None, start: float | None = None,
                   end: float | None = None, crf: int = 18, strength: float = 1.0,
@@ -141,99 +265,15 @@ def stylise_video(engine: Engine, src: Path, dst: Path, *, max_size: int | None 
     if info is None:
         info = probe_video(src, start, end)
     w, h = frame_size(info.width, info.height, max_size, size)
-    reader = FrameReader(src, (w, h), (info.width, info.height), start, end,
-                         threads=decode_threads)
-    try:
-        writer = VideoFileWriter(dst, info.fps, (w * out_scale, h * out_scale), crf, preset=preset,
-                                 time_base=info.time_base,
-                                 audio=reader.audio_streams, low_priority=True,
-                                 encoder=encoder, threads=encode_threads)
-    except BaseException:
-        reader.close()
-        raise
-    stab = Stabilizer() if stabilize else None
-    decoded: queue.Queue = queue.Queue(maxsize=2 * batch)
-    styled: queue.Queue = queue.Queue(maxsize=2 * batch)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    done = 0
-    first: float | None = None
+    reader, writer = _open(src, dst, info, (start, end), (w, h), crf, preset, encoder,
+                           (decode_threads, encode_threads), out_scale)
     bar = progress_bar(info.frames, "frame", src.name, progress, smoothing=0.05)
-
-    def stage(fn):
-        def body() -> None:
-            try:
-                fn()
-            except _Stop:
-                pass
-            except BaseException as e:  # noqa: BLE001 (handed to the main thread)
-                errors.append(e)
-                stop.set()
-        return threading.Thread(target=body, name=fn.__name__, daemon=True)
-
-    def decode() -> None:
-        lower_priority()  # the net's threads come first; decoding fills their gaps
-        for item in reader.frames(audio=True):
-            _put(decoded, item, stop)
-        _put(decoded, _END, stop)
-
-    def infer() -> None:
-        ended = False
-        while not ended:
-            frames: list[DecodedFrame] = []
-            while len(frames) < batch:
-                item = _get(decoded, stop)
-                if item is _END:
-                    ended = True
-                    break
-                if isinstance(item, DecodedFrame):
-                    frames.append(item)
-                else:  # an audio packet: straight on to the muxer
-                    _put(styled, item, stop)
-            if frames:
-                out = stylise(engine, np.stack([f.image for f in frames]), strength,
-                              keep_colors)
-                for f, s in zip(frames, out, strict=True):
-                    _put(styled, (f.time, stab(f.image, s) if stab else s), stop)
-        _put(styled, _END, stop)
-
-    def encode() -> None:
-        nonlocal done, first
-        while (item := _get(styled, stop)) is not _END:
-            if not isinstance(item, tuple):
-                writer.write_audio(item)
-                continue
-            writer.write(item[1], item[0])
-            done += 1
-            if first is None:
-                first = time.perf_counter()
-            if bar.total is not None and done > bar.total:
-                bar.total = done  # the container's estimate was low
-            bar.update(1)
-
-    threads = [stage(decode), stage(infer), stage(encode)]
-    try:
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(0.1)  # short waits keep the main thread responsive to Ctrl-C
-        if errors:
-            raise errors[0]
-        writer.close()
-    except KeyboardInterrupt:
-        stop.set()
-        _finish(threads, reader, writer, bar)
-        raise VideoInterrupted(src, done, info.frames) from None
-    except BaseException:
-        stop.set()
-        _finish(threads, reader, writer, bar)
-        raise
-    bar.close()
-    reader.close()
+    stages = _Stages(reader, writer, _Paint(engine, strength, keep_colors, stabilize, batch),
+                     bar)
+    stages.run(src, info.frames)
     t1 = time.perf_counter()
-    return VideoResult(src, dst, (w, h), done, reader.skipped, len(info.audio_codecs),
-                       t1 - t0, (first or t1) - t0, writer.codec)
+    return VideoResult(src, dst, (w, h), stages.done, reader.skipped, len(info.audio_codecs),
+                       t1 - t0, (stages.first or t1) - t0, writer.codec)
 
 
 def _finish(threads, reader: FrameReader, writer: VideoFileWriter, bar) -> None:
