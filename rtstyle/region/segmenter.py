@@ -65,12 +65,13 @@ class Segmenter:
         return Segmenter(compiled=self._compiled)
 
     def mask(self, frame: np.ndarray) -> np.ndarray:
-        """float32 (H, W) in 0..1, feathered so the stylised part fades into the rest."""
+        """float32 (H, W) in 0..1, feathered so the stylised part fades into the rest.
+        The feather blur runs at the model's 256 px and the resize up smooths it further:
+        a blur at 640x480 would cost as much as the model itself."""
         h, w = frame.shape[:2]
-        rgb = cv2.cvtColor(cv2.resize(frame, (SIDE, SIDE), interpolation=cv2.INTER_AREA),
-                           cv2.COLOR_BGR2RGB)
-        out = self._request.infer(rgb[None].astype(np.float32) / 255.0)[0][0, :, :, 0]
-        m = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-        sigma = FEATHER * max(h, w)
-        m = cv2.GaussianBlur(m, (0, 0), sigma) if sigma >= 0.5 else m
-        return np.clip(m, 0.0, 1.0)
+        small = cv2.resize(frame, (SIDE, SIDE), interpolation=cv2.INTER_LINEAR)
+        x = small[None, :, :, ::-1].astype(np.float32) * (1.0 / 255.0)  # BGR -> RGB, 0..1
+        out = self._request.infer(x)[0][0, :, :, 0]
+        sigma = FEATHER * max(h, w) * SIDE  # the frame's sigma, in model pixels per axis
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=sigma / w, sigmaY=sigma / h)
+        return np.clip(cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
