@@ -113,9 +113,8 @@ def _load_checkpoint(ckpt: Path) -> dict:
 
 def train(cfg: TrainConfig) -> dict:
     """Run training; writes cfg.output (decoder + record) and returns the record."""
-    from tqdm import tqdm
-
     from rtstyle.nets.vgg import VGGFeatures
+    from rtstyle.progress import progress_bar
 
     photos = image_files(cfg.photos, "photos folder")
     paintings = image_files(cfg.paintings, "paintings folder")
@@ -167,10 +166,9 @@ def train(cfg: TrainConfig) -> dict:
                         "elapsed": elapsed + time.monotonic() - t0}, tmp)
 
     t0 = time.monotonic()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, unit="step",
-               desc="train-swap")
+    bar = progress_bar(cfg.steps, "step", "train-swap", initial=start)
     step = start
-    for step in bar:
+    for step in range(start, cfg.steps):
         with torch.no_grad():
             c = torch.stack([_crop(photo_px, cfg.size, g) for _ in range(2)])
             s = _crop(painting_px, cfg.size, g)[None]
@@ -187,6 +185,7 @@ def train(cfg: TrainConfig) -> dict:
         losses.append([round(feat_loss.item(), 5), round(tv.item(), 7), round(pixel.item(), 6)])
         bar.set_postfix(feat=f"{feat_loss.item():.3f}", tv=f"{tv.item():.5f}",
                         pixel=f"{pixel.item():.4f}")
+        bar.update(1)
         done = step + 1
         if done % cfg.checkpoint_every == 0:
             save_checkpoint(done)
