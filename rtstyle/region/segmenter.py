@@ -18,7 +18,6 @@ INSTALL = 'pip install "rtstyle[region]"'
 
 
 def _transpose_conv_bias(ctx):  # noqa: ANN001, ANN202 (OpenVINO's NodeContext and Outputs)
-    import numpy as np
     from openvino import opset8 as ops
 
     x, w, b = ctx.get_input(0), ctx.get_input(1), ctx.get_input(2)
