@@ -199,7 +199,6 @@ def test_batch_matches_single_process_despite_a_killed_worker(clips, references,
     # stderr is a pipe: plain progress lines, no redrawn bar
     progress = [x for x in stderr.splitlines() if x.startswith("batch: ")]
     assert progress and "frames/s" in progress[-1] and "\r" not in stderr, stderr
-    assert progress[-1].split()[1].split("/")[0] == progress[-1].split()[1].split("/")[1]
     assert sorted(p.name for p in out.iterdir()) == ["bunny.mp4", "gaps.mp4", "long.mp4",
                                                      "square.mp4", "walk.mp4"]
     for clip in clips:
