@@ -179,7 +179,8 @@ def test_batch_matches_single_process_despite_a_killed_worker(clips, references,
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtstyle", "batch", *map(str, clips), str(broken), "-o",
          str(out), "--cluster", cluster, "--workers", "2", "--segment-seconds", "2", *COMMON],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "RTSTYLE_PROGRESS_SECONDS": "0"})  # a progress line per segment
     killed = None
     deadline = time.monotonic() + 180
     while killed is None and proc.poll() is None and time.monotonic() < deadline:
@@ -195,6 +196,9 @@ def test_batch_matches_single_process_despite_a_killed_worker(clips, references,
     assert "long.mp4: 80 frames in 4 segments" in stdout, stdout
     assert "gaps.mp4: 60 frames in 4 segments" in stdout, stdout
     assert f"{broken}: FAILED: cannot read" in stdout, stdout
+    # stderr is a pipe: plain progress lines, no redrawn bar
+    progress = [x for x in stderr.splitlines() if x.startswith("batch: ")]
+    assert progress and "frames/s" in progress[-1] and "\r" not in stderr, stderr
     assert sorted(p.name for p in out.iterdir()) == ["bunny.mp4", "gaps.mp4", "long.mp4",
                                                      "square.mp4", "walk.mp4"]
     for clip in clips:

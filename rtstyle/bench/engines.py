@@ -10,10 +10,12 @@ run; warm-up runs are never timed.
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -254,6 +256,33 @@ def bench_engines(models: list[BenchModel], variants: list[Variant],
     if not variants or variants[0].name != first:
         raise RtstyleError(f"the engine list must start with '{first}': it is the "
                            "reference every engine's output is checked against")
+    from rtstyle.progress import progress_bar
+
+    bar = progress_bar(len(models) * len(sizes) * len(variants), "case", "bench")
+    try:
+        return _bench_all(models, variants, sizes, inputs, settings, peak_gflops, bar,
+                          _above(bar, log))
+    finally:
+        bar.close()
+
+
+def _above(bar: Any, log: Callable[[str], None]) -> Callable[[str], None]:
+    """`log`, printing above a terminal's tqdm bar instead of through it."""
+    from tqdm import tqdm
+
+    def emit(line: str) -> None:
+        if isinstance(bar, tqdm) and not bar.disable:
+            with tqdm.external_write_mode(file=sys.stderr):
+                log(line)
+        else:
+            log(line)
+
+    return emit
+
+
+def _bench_all(models, variants, sizes, inputs, settings, peak_gflops, bar,  # noqa: ANN001
+               log: Callable[[str], None]) -> list[dict]:
+    """bench_engines' loop; `bar` counts the cases."""
     results = []
     for model in models:
         last: dict[str, tuple[int, float]] = {}  # variant -> (pixels, median ms) at last size
@@ -294,6 +323,7 @@ def bench_engines(models: list[BenchModel], variants: list[Variant],
                 if rec["status"] == "ok":
                     last[v.name] = (height * width, rec["ms_median"])
                 results.append(rec)
+                bar.update(1)
             _ratios([rec for _, rec in cases], peak_gflops)
     return results
 

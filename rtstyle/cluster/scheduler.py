@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from rtstyle.cluster.segments import Layout, Piece, join, plan_cuts, read_layout, split
 from rtstyle.cluster.worker import SegmentWorker
 from rtstyle.errors import RtstyleError
 from rtstyle.files import atomic_output
+from rtstyle.progress import progress_bar
 
 INSTALL_HINT = "pip install 'rtstyle[cluster]'"
 _HINT = "give HEAD:6379 on a cluster node, ray://HEAD:10001 from outside, or auto"
@@ -292,9 +291,11 @@ def run_batch(inputs: list[Path], outdir: Path, *, style: str | Path, cluster: s
                                      cpus_per_worker, gpus_per_worker, len(runs))
         startup = time.perf_counter() - t1
         total = sum(j.layout.packets for j in jobs if j.error is None and j.layout)
-        with tqdm(total=total, unit="frame", desc="batch", dynamic_ncols=True,
-                  disable=None if progress is None else not progress) as bar:
+        bar = progress_bar(total, "frame", "batch", progress)
+        try:
             _schedule(ray, pool, style_ref, deque(runs), options or {}, retries, bar)
+        finally:
+            bar.close()
         return BatchSummary(jobs, infos, time.perf_counter() - t0, startup)
     finally:
         stack.close()  # Ray first: its workers may still hold segment files

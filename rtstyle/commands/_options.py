@@ -48,6 +48,13 @@ def add_style_options(p: argparse.ArgumentParser, default_style: str = DEFAULT_S
                            "and openvino, fp32 on torch; bf16: the matching, torch only")
 
 
+def add_region_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", choices=["person", "background"], default=None,
+                   help="stylise only the person or only the background, with soft edges "
+                        '(MediaPipe selfie mask on OpenVINO: pip install "rtstyle[region]"; '
+                        "the model is fetched from PyPI once)")
+
+
 def swap_budget(args: argparse.Namespace) -> Budget:
     """The style-swap budget from the command line, checked before any net loads."""
     from rtstyle.engines.swap import Budget

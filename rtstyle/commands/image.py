@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtstyle.commands._options import add_style_options, style_spec, swap_budget
+from rtstyle.commands._options import (
+    add_region_option,
+    add_style_options,
+    style_spec,
+    swap_budget,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-size", type=int, default=None,
                    help="downscale so the longer side is at most N px")
     add_style_options(p)
+    add_region_option(p)
     p.set_defaults(run=run)
 
 
@@ -33,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         write_image,
     )
     from rtstyle.limits import MAX_SIDE, MIN_SIDE, check_count, check_threads
+    from rtstyle.region import with_region
 
     check_strength(args.strength)
     check_threads(args.threads)
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
                          precision=args.precision, mix=args.mix)
+    engine = with_region(engine, args.region, args.threads)
     for src, dst in zip(args.inputs, targets, strict=True):
         img = fit_max_size(read_image(src, args.max_size), args.max_size)
         write_image(dst, stylise(engine, img[None], args.strength, args.preserve_colors)[0])

@@ -8,7 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
-from rtstyle.commands._options import add_frame_options, add_style_options, style_spec, swap_budget
+from rtstyle.commands._options import (
+    add_frame_options,
+    add_region_option,
+    add_style_options,
+    style_spec,
+    swap_budget,
+)
 
 # Inputs taken from a folder (by extension); outputs there are written as <stem>.mp4.
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
@@ -51,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="H.264 encoder: libx264 (CPU, default), nvenc (NVIDIA GPU's "
                         "h264_nvenc) or auto (nvenc where it opens, else libx264)")
     add_style_options(p)
+    add_region_option(p)
     p.set_defaults(run=run)
 
 
@@ -113,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from rtstyle.errors import RtstyleError
     from rtstyle.files import check_writable
     from rtstyle.limits import check_batch, check_threads, parse_size
+    from rtstyle.region import with_region
     from rtstyle.video.encode import DEFAULT_PRESET, check_preset, container_of
     from rtstyle.video.gif import is_gif
     from rtstyle.video.probe import probe_video
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     info = probe_video(jobs[0][0], args.start, args.end) if len(jobs) == 1 else None
     engine = open_engine(style_spec(args), args.backend, args.threads, swap_budget(args),
                          precision=args.precision, mix=args.mix)
+    engine = with_region(engine, args.region, args.threads)
     failed = 0
     for src, dst in jobs:
         try:

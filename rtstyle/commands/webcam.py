@@ -6,7 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rtstyle.commands._options import REALTIME_STYLE, add_style_options, swap_budget
+from rtstyle.commands._options import (
+    REALTIME_STYLE,
+    add_region_option,
+    add_style_options,
+    swap_budget,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reconnect-timeout", type=float, default=10.0, metavar="S",
                    help="give up on a lost camera or stream after S seconds (default 10)")
     add_style_options(p, default_style=REALTIME_STYLE)
+    add_region_option(p)
     p.set_defaults(run=run)
 
 
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                   source=args.source, demo=args.demo,
                   size=parse_size(args.size, "--size") if args.size else None,
                   backend=args.backend, threads=args.threads, swap=swap_budget(args),
-                  precision=args.precision,
+                  precision=args.precision, mix=args.mix, region=args.region,
                   controls=Controls(args.strength, args.preserve_colors, args.mirror),
                   loop=args.loop, max_frames=args.max_frames,
                   reconnect_timeout=args.reconnect_timeout, record_to=args.record,

@@ -83,6 +83,7 @@ def build_menu(style: str, style_image: Path | None = None,
                style_dir: Path | None = None) -> StyleMenu:
     """Every catalogue style plus the paintings, starting at the one asked for: the
     painting when `style_image` is given, else `style` (a name or a model file)."""
+    from rtstyle.engines.blend import blend_parts
     from rtstyle.styles.catalogue import find_style, list_styles
 
     styles = [s for s in list_styles() if "error" not in s.meta]
@@ -95,6 +96,14 @@ def build_menu(style: str, style_image: Path | None = None,
         paintings = [(style_image.stem, style_image)] + [
             p for p in paintings if p[1] != style_image]
         return StyleMenu(nets, paintings, family="paintings", full=full)
+    if parts := blend_parts(style):  # "a+b": one menu entry that opens both and mixes
+        arches = {find_style(part).meta.get("arch") for part in parts}  # fail early
+        nets.insert(0, (style, style))
+        if not arches <= REALTIME_ARCHS:
+            full.add(style)
+        menu = StyleMenu(nets, paintings, full=full)
+        menu.choose(style)
+        return menu
     found = find_style(style)  # fails early, with a suggestion, on an unknown name
     if found.origin == "file":
         nets.insert(0, (found.name, str(found.path)))

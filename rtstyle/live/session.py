@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtstyle.engines import open_engine
+from rtstyle.engines import Engine, open_engine
 from rtstyle.errors import RtstyleError
 from rtstyle.limits import Size
 from rtstyle.live.controls import Controls
@@ -39,6 +39,8 @@ class LiveRun:
     backend: str = "auto"
     threads: int | None = None
     precision: str = "auto"  # see engines/precision.py
+    mix: float = 0.5  # the share of b for a blended style "a+b" (engines/blend.py)
+    region: str | None = None  # "person"/"background": stylise only that part (region/)
     swap: Any = None  # engines.swap.Budget for paintings
     controls: Controls = field(default_factory=Controls)
     loop: bool = False
@@ -67,12 +69,24 @@ def _first_size(source: Source) -> Size:
     return Size(first.shape[1], first.shape[0])
 
 
+def _with_region(load: Callable[[Any], Engine], region: str,
+                 threads: int | None) -> Callable[[Any], Engine]:
+    """`load`, each engine wrapped to stylise only `region`, sharing one loaded mask model."""
+    from rtstyle.region import with_region
+    from rtstyle.region.segmenter import Segmenter
+
+    segmenter = Segmenter(threads)
+    return lambda spec: with_region(load(spec), region, segmenter=segmenter)
+
+
 def open_live(run: LiveRun) -> Pipeline:
     """Open the source, find the size, load and warm up the first style and build the
     pipeline with its sinks, ready to enter (`with pipeline: pipeline.run()`). Everything
     opened here is released again if a step fails."""
     load = functools.partial(open_engine, backend=run.backend, threads=run.threads,
-                             swap=run.swap, precision=run.precision)
+                             swap=run.swap, precision=run.precision, mix=run.mix)
+    if run.region is not None:  # every style the keys switch to gets the same mask
+        load = _with_region(load, run.region, run.threads)
     source = open_source(run.source, run.size, demo=run.demo)
     sinks: list[Sink] = []
     pipeline: Pipeline | None = None
