@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,8 +207,10 @@ def _write_samples(path: Path, net: torch.nn.Module, photos: list[torch.Tensor])
     write_image(path, np.vstack([np.hstack(top), np.hstack(bottom)]))
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir."""
+def train(cfg: TrainConfig, progress: bool = True,
+          on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir.
+    `on_step(step)` runs after every step (progress for `--instant` and the live hand-over)."""
     from rtstyle.progress import progress_bar
 
     if cfg.size < 32 or cfg.batch < 1 or cfg.steps < 1:
@@ -262,6 +265,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
             step += 1
             history.append([step, total.item(), *(terms[k].item() for k in TERMS)])
             bar.update(1)
+            if on_step:
+                on_step(step)
             # the weighted total, then each term unweighted (as in the model's record)
             bar.set_postfix(dict(zip(("total", *TERMS), (f"{v:.3g}" for v in history[-1][1:]),
                                      strict=True)))
