@@ -2,6 +2,10 @@
 
     RTSTYLE_HOME=/tmp/x python benchmarks/instant_strength.py OUT.json [--seeds 1 2 3]
         [--inits average udnie-lite] [--seconds 90] [--steps N] [--threads 2]
+    python benchmarks/instant_strength.py OUT.json --measure NAME=PAINTING ...
+
+--measure only measures styles already trained (e.g. by a timed `rtstyle train
+--instant` run) against their paintings.
 
 For each procedural painting (benchmarks/make_held_out_paintings.py, by seed) and each
 init, it measures the init itself (0 s), then trains an instant net and measures that:
@@ -57,9 +61,23 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=90.0)
     ap.add_argument("--steps", type=int, default=10**6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--measure", nargs="+", default=None, metavar="NAME=PAINTING")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     photos = [fit_longer(cv2.imread(str(ASSETS / p))) for p in PHOTOS]
+    if args.measure:
+        rows = []
+        for item in args.measure:
+            name, art = item.split("=", 1)
+            meter = StrengthMeter(cv2.imread(art))
+            style = find_style(name)
+            rows.append({"style": name, "painting": Path(art).name,
+                         "steps": style.meta["made_by"]["steps"],
+                         "strength": measure_engine(meter, NetEngine(style.path), photos)})
+            print(json.dumps(rows[-1]), flush=True)
+        write_bytes_atomic(args.out, json.dumps({"photos": PHOTOS, "rows": rows},
+                                                indent=1).encode())
+        return
     tmp = Path(tempfile.mkdtemp())
     rows = []
     for seed in args.seeds:

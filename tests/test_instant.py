@@ -4,17 +4,24 @@ to the instant net in a real window under Xvfb."""
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
+import time
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import cli
+import test_webcam_window
+from conftest import asset, cli
+from test_webcam_window import TOOLS, H, grab, start_app, still_clip, wait_for, window_geometry, x
 
+from rtstyle.metrics import psnr
 from rtstyle.styles.catalogue import list_styles
 from rtstyle.styles.modelfile import read_meta
+
+display = test_webcam_window.display  # the private Xvfb screen, a fixture
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +105,47 @@ def test_bad_painting_is_one_line_and_registers_nothing(material, tmp_path, rtst
     assert message in lines[0] and "Traceback" not in r.stderr
     assert "bad" not in [s.name for s in list_styles()]
     assert not list((rtstyle_home / "training").glob(".instant-*"))
+
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS),
+                    reason="needs Xvfb, xdotool and ImageMagick's import (apt-get install xvfb "
+                           "xdotool imagemagick; .ci/run does it)")
+def test_webcam_hands_over_from_swap_to_the_instant_net(tmp_path, rtstyle_home, display):
+    """--style-image --instant: the window shows style-swap at once while a net trains in
+    the background (the HUD says so), then shows the new net's frames."""
+    from rtstyle.engines import open_engine
+    from rtstyle.engines.swap import Budget
+    from rtstyle.styles.catalogue import find_style
+
+    vgg = {"RTSTYLE_VGG_WEIGHTS": str(asset("weights/vgg19_features_relu3_4.safetensors"))}
+    painting = tmp_path / "waves.jpg"
+    painting.symlink_to(asset("paintings/great_wave.jpg"))
+    clip, frame = still_clip(tmp_path)
+    os.environ.update(vgg)  # for the expected frame, computed in this process
+    try:
+        swapped = open_engine(painting, "onnxruntime", swap=Budget(64)).run(frame[None])[0]
+    finally:
+        del os.environ["RTSTYLE_VGG_WEIGHTS"]
+    app = start_app(display, "--source", str(clip), "--style-image", str(painting),
+                    "--style-size", "64", "--instant", "1", env=vgg)
+    try:
+        win, geometry = window_geometry(display)
+        wait_for(display, geometry, swapped, app, tmp_path / "swap.png")
+        end = time.monotonic() + 300
+        while not (rtstyle_home / "styles" / "waves-instant.safetensors").exists():
+            assert app.poll() is None and time.monotonic() < end, "no instant style came"
+            cv2.imwrite(str(tmp_path / "training.png"), grab(display, geometry))
+            time.sleep(0.5)
+        net = open_engine(find_style("waves-instant").path, "onnxruntime")
+        expected = net.run(frame[None])[0]
+        assert psnr(expected[H // 2:], swapped[H // 2:]) < 30  # a different picture
+        wait_for(display, geometry, expected, app, tmp_path / "instant.png")
+        x(display, "xdotool", "windowfocus", "--sync", win, "key", "q")
+        err = app.communicate(timeout=60)[1]
+    finally:
+        app.kill()
+    assert app.returncode == 0, err
+    assert "training a real-time net for waves" in err
+    assert "waves-instant is ready: switching" in err
+    assert "switched to waves-instant" in err

@@ -60,10 +60,10 @@ class InstantJob:
     `ready` (the style name, once registered) and `error`."""
 
     def __init__(self, painting: Path, photos: list[np.ndarray], seconds: float | None = None,
-                 steps: int = 10**6):
+                 steps: int = 10**6, name: str | None = None):
         from rtstyle.train.instant import INSTANT_SECONDS
 
-        self.painting, self.name = Path(painting), instant_name(painting)
+        self.painting, self.name = Path(painting), name or instant_name(painting)
         self.seconds = INSTANT_SECONDS if seconds is None else seconds
         self.fraction, self.seconds_left = 0.0, self.seconds
         self.ready: str | None = None
@@ -103,6 +103,11 @@ class InstantJob:
         if not self.running:
             self._cleanup()
 
+    def state(self) -> dict:
+        """For the serve page: the line, how far, and the style once it is ready."""
+        return {"status": self.status(), "fraction": round(self.fraction, 3),
+                "ready": self.ready, "error": self.error}
+
     def status(self) -> str:
         """One line for the HUD or the page."""
         if self.ready:
@@ -112,10 +117,12 @@ class InstantJob:
         return f"training {self.name}: {self.fraction:.0%}, {self.seconds_left:.0f} s left"
 
     def cancel(self) -> None:
+        if not self.running:
+            return
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(timeout=10)
-        self.error = self.error or "cancelled"
+        self.error = "cancelled"
         self._cleanup()
 
     def _cleanup(self) -> None:

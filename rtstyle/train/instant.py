@@ -116,7 +116,7 @@ def _progress(seconds: float, on_progress: ProgressFn | None, bar: bool,
     from rtstyle.progress import progress_bar
 
     t0 = time.monotonic()
-    shown = progress_bar(round(seconds), "s", f"{name} (instant)", bar)
+    shown = progress_bar(round(seconds), "second", f"{name} (instant)", bar)
     state = {"n": 0}
 
     def step(i: int) -> None:
