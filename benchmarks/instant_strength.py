@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=90.0)
     ap.add_argument("--steps", type=int, default=10**6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lrs", type=float, nargs="+", default=[2e-3])
     ap.add_argument("--measure", nargs="+", default=None, metavar="NAME=PAINTING")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -84,17 +85,17 @@ def main() -> None:
         art = tmp / f"procedural_{seed}.png"
         cv2.imwrite(str(art), painting(seed))
         meter = StrengthMeter(cv2.imread(str(art)))
-        for init in args.inits:
+        for init, lr in [(i, lr) for i in args.inits for lr in args.lrs]:
             start = average_init(tmp / "avg.safetensors") if init == "average" \
                 else BUILTIN_DIR / f"{init}.safetensors"
             before = measure_engine(meter, NetEngine(start), photos)
             t0 = time.monotonic()
-            name = f"instant-{seed}-{init}"
+            name = f"instant-{seed}-{init}-{lr:g}"
             result = train_instant(art, ASSETS / "train-photos", name, args.seconds,
-                                   bar=False, init=str(start), steps=args.steps)
+                                   bar=False, init=str(start), steps=args.steps, lr=lr)
             seconds = time.monotonic() - t0
             after = measure_engine(meter, NetEngine(find_style(name).path), photos)
-            row = {"painting": art.name, "init": init, "steps": result.steps,
+            row = {"painting": art.name, "init": init, "lr": lr, "steps": result.steps,
                    "train_s": round(seconds, 1), "init_strength": before, "after": after}
             print(json.dumps(row), flush=True)
             rows.append(row)

@@ -36,6 +36,7 @@ INSTANT_SECONDS = 90.0  # training budget; with start-up and the finish, about 1
 INSTANT_SIZE = 160
 INSTANT_BATCH = 4
 INSTANT_LR = 2e-3
+MAX_PHOTOS = 32  # a run sees ~100-300 crops: more photos only cost loading time
 MIN_PAINTING_SIDE = 64  # below this the painting has no strokes to learn at 512 px
 ARCH = "lite"
 
@@ -83,17 +84,18 @@ def average_init(out: Path) -> Path:
 
 def instant_config(painting: Path, data: Path, name: str, workdir: Path, init: Path,
                    seconds: float = INSTANT_SECONDS, steps: int = 10**6,
-                   seed: int = 0) -> TrainConfig:
+                   seed: int = 0, lr: float = INSTANT_LR) -> TrainConfig:
     """The trainer's settings for an instant run (see the module docstring)."""
     return TrainConfig(style_image=painting, data=data, name=name, workdir=workdir,
                        arch=ARCH, size=INSTANT_SIZE, batch=INSTANT_BATCH, steps=steps,
-                       lr=INSTANT_LR, holdout=1, sample_every=10**6, checkpoint_every=10**6,
+                       lr=lr, holdout=1, sample_every=10**6, checkpoint_every=10**6,
                        time_limit_min=seconds / 60, init=init, seed=seed)
 
 
 def train_instant(painting: Path, data: Path, name: str, seconds: float = INSTANT_SECONDS,
                   on_progress: ProgressFn | None = None, bar: bool = True,
-                  init: str = "average", steps: int = 10**6) -> TrainResult:
+                  init: str = "average", steps: int = 10**6,
+                  lr: float = INSTANT_LR) -> TrainResult:
     """Train and register `name` for `painting` within `seconds` (or `steps`) of training.
 
     init: "average" (the default, see the module docstring) or a model file path."""
@@ -103,10 +105,22 @@ def train_instant(painting: Path, data: Path, name: str, seconds: float = INSTAN
     try:
         start = average_init(workdir / "init-average.safetensors") if init == "average" \
             else Path(init)
-        cfg = instant_config(painting, data, name, workdir, start, seconds, steps)
+        photos = _some_photos(data, workdir / "photos")
+        cfg = instant_config(painting, photos, name, workdir, start, seconds, steps, lr=lr)
         return train(cfg, progress=False, on_step=_progress(seconds, on_progress, bar, name))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _some_photos(data: Path, folder: Path) -> Path:
+    """`folder` with links to at most MAX_PHOTOS of `data`'s photos, evenly spread."""
+    from rtstyle.train.data import image_files
+
+    files = image_files(data)
+    folder.mkdir()
+    for i in np.linspace(0, len(files) - 1, min(MAX_PHOTOS, len(files))).round().astype(int):
+        (folder / files[i].name).symlink_to(files[i].resolve())
+    return folder
 
 
 def _progress(seconds: float, on_progress: ProgressFn | None, bar: bool,
@@ -115,12 +129,18 @@ def _progress(seconds: float, on_progress: ProgressFn | None, bar: bool,
     and `on_progress(fraction, seconds_left)`."""
     from rtstyle.progress import progress_bar
 
-    t0 = time.monotonic()
     shown = progress_bar(round(seconds), "second", f"{name} (instant)", bar)
-    state = {"n": 0}
+    state = {"n": 0, "t0": None, "step_s": 0.0}
 
     def step(i: int) -> None:
-        done = min(seconds, time.monotonic() - t0)
+        # The trainer's clock starts with its first step (after loading photos and the
+        # painting): count from there, the first step's time estimated by the second's.
+        now = time.monotonic()
+        if state["t0"] is None:
+            state["t0"] = now
+        elif i == 2:
+            state["step_s"] = now - state["t0"]
+        done = min(seconds, now - state["t0"] + state["step_s"])
         shown.update(round(done) - state["n"])
         state["n"] = round(done)
         shown.set_postfix(step=i)
