@@ -131,7 +131,8 @@ def run_instant(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads or torch.get_num_threads())
     seconds = 60 * args.time_limit if args.time_limit else INSTANT_SECONDS
     t0 = time.monotonic()
-    result = train_instant(args.style_image, args.data, args.output, seconds, steps=args.steps)
+    result = train_instant(args.style_image, args.data, args.output, seconds, steps=args.steps,
+                           **({"lr": args.lr} if args.lr else {}))
     if result.interrupted:
         print(f"stopped at step {result.steps}; no style written. Run it again to train "
               f"'{args.output}' (an instant run does not resume).")
