@@ -132,7 +132,7 @@ def test_webcam_hands_over_from_swap_to_the_instant_net(tmp_path, rtstyle_home, 
     try:
         win, geometry = window_geometry(display)
         wait_for(display, geometry, swapped, app, tmp_path / "swap.png")
-        end = time.monotonic() + 600  # 1 s of training, but spawning and loading take long under load
+        end = time.monotonic() + 600  # 1 s of training; spawning and loading take longer
         while not (rtstyle_home / "styles" / "waves-instant.safetensors").exists():
             assert app.poll() is None and time.monotonic() < end, "no instant style came"
             cv2.imwrite(str(tmp_path / "training.png"), grab(display, geometry))
