@@ -122,12 +122,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+MIN_PAINTING_SIDE = 64  # below this a painting has no strokes to learn at 512 px
+
+
+def check_painting(path: Path) -> None:
+    """One line for a missing, corrupt, truncated, huge, tiny or one-colour painting (the
+    same checks as style-swap), before any slow work."""
+    from rtstyle.engines.swap import load_painting
+    from rtstyle.errors import RtstyleError
+
+    img = load_painting(Path(path), 1024)
+    if min(img.shape[:2]) < MIN_PAINTING_SIDE:
+        raise RtstyleError(f"painting {path} is {img.shape[1]}x{img.shape[0]} px, too small to "
+                           f"learn strokes from; use one of at least {MIN_PAINTING_SIDE} px a side")
+
+
 def run_instant(args: argparse.Namespace) -> int:
     """`--instant`: rtstyle.train.instant, then one result line."""
     import torch
 
     from rtstyle.train.instant import INSTANT_SECONDS, train_instant
 
+    check_painting(args.style_image)
     torch.set_num_threads(args.threads or torch.get_num_threads())
     seconds = 60 * args.time_limit if args.time_limit else INSTANT_SECONDS
     t0 = time.monotonic()

@@ -37,22 +37,10 @@ INSTANT_SIZE = 160
 INSTANT_BATCH = 4
 INSTANT_LR = 2e-3
 MAX_PHOTOS = 32  # a run sees ~100-300 crops: more photos only cost loading time
-MIN_PAINTING_SIDE = 64  # below this the painting has no strokes to learn at 512 px
 ARCH = "lite"
 
 # (fraction done 0..1, seconds left) after each step; for the HUD and the serve page.
 ProgressFn = Callable[[float, float], None]
-
-
-def check_painting(path: Path) -> None:
-    """One line for a missing, corrupt, truncated, huge, tiny or one-colour painting (the
-    same checks as style-swap), before any slow work."""
-    from rtstyle.engines.swap import load_painting
-
-    img = load_painting(Path(path), 1024)
-    if min(img.shape[:2]) < MIN_PAINTING_SIDE:
-        raise RtstyleError(f"painting {path} is {img.shape[1]}x{img.shape[0]} px, too small to "
-                           f"learn strokes from; use one of at least {MIN_PAINTING_SIDE} px a side")
 
 
 def builtin_lite_nets() -> list[Path]:
@@ -97,9 +85,10 @@ def train_instant(painting: Path, data: Path, name: str, seconds: float = INSTAN
                   init: str = "average", steps: int = 10**6,
                   lr: float = INSTANT_LR) -> TrainResult:
     """Train and register `name` for `painting` within `seconds` (or `steps`) of training.
+    The painting is checked by the caller (commands.train, or style-swap in the live
+    hand-over), so this package needs no engine.
 
     init: "average" (the default, see the module docstring) or a model file path."""
-    check_painting(painting)
     root = ensure_dir(home() / "training", "training folder")
     workdir = Path(tempfile.mkdtemp(prefix=f".instant-{name}-", dir=root))
     try:
