@@ -2,4 +2,7 @@
 
 from rtstyle.cli import main
 
-raise SystemExit(main())
+# Guarded: a spawned child (the live hand-over's training process) imports this module
+# as __mp_main__ and must not run the command line again.
+if __name__ == "__main__":
+    raise SystemExit(main())

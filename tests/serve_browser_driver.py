@@ -129,6 +129,16 @@ def scenario(browser, url: str, out: Path, upload: str) -> dict:
     grab(page, out / "uploaded.png")
     page.screenshot(path=str(out / "page.png"))
     r["status_upload"] = http("GET", url + "api/status")[1]
+    # Meanwhile a real-time net trains for it (--instant); the page says how far, then
+    # the server switches the page to the net.
+    page.wait_for_function("document.querySelector('#instant').textContent.includes('%')")
+    r["instant_progress"] = page.inner_text("#instant")
+    page.screenshot(path=str(out / "page_training.png"))
+    instant = f"style:{Path(upload).stem}-instant"
+    wait_showing(page, instant, timeout=300)
+    grab(page, out / "instant.png")
+    r["instant_menu"] = page.eval_on_selector("#style", "s => s.value")
+    r["instant_label"] = page.inner_text("#instant")
     page.select_option("#style", "style:udnie-lite")  # style-swap is slow: back to a lite net
     wait_showing(page, "style:udnie-lite")
     r["status_back"] = http("GET", url + "api/status")[1]

@@ -83,7 +83,8 @@ def _argv(example: str, inputs: dict[str, str], tmp: Path) -> list[str]:
         elif w in inputs:
             w = inputs[w]
         out.append(w)
-    return out + EXTRA.get(words[0], [])
+    instant = ["--steps", "2"] if "--instant" in words else []  # 2 steps, not 90 s
+    return out + EXTRA.get(words[0], []) + instant
 
 
 @pytest.mark.parametrize("example", readme_examples())

@@ -27,6 +27,9 @@ from rtstyle.metrics import psnr
 CHROMIUM = Path("/usr/bin/chromium")
 SIZE = (320, 240)  # the fake camera; small so style-swap keeps up on 2 cores
 STYLE_SIZE = "128"  # style-swap painting size: a quarter of the default's patches
+# The upload's instant net trains this long: long enough that the page shows the upload's
+# style-swap first (the net would take over otherwise), short for CI.
+INSTANT_S = "15"
 
 pytestmark = [pytest.mark.slow, pytest.mark.assets]
 
@@ -79,7 +82,8 @@ def test_browser_page_stylises_switches_uploads_and_serves_two(tmp_path, rtstyle
 
     r = in_loopback_namespace(["--y4m", str(y4m), "--out", str(out), "--cwd", str(work),
                                "--upload", str(upload), "--", "--max-clients", "2",
-                               "--style-dir", str(paintings), "--style-size", STYLE_SIZE])
+                               "--style-dir", str(paintings), "--style-size", STYLE_SIZE,
+                               "--instant", INSTANT_S])
     assert r.returncode == 0, r.stderr[-4000:]
     got = json.loads((out / "result.json").read_text())
 
@@ -113,6 +117,15 @@ def test_browser_page_stylises_switches_uploads_and_serves_two(tmp_path, rtstyle
     uploaded = shown("uploaded.png")
     assert psnr(uploaded, ref_swap) >= 20, f"{psnr(uploaded, ref_swap):.1f} dB"
     assert psnr(uploaded, ref_wave) < psnr(uploaded, ref_swap) - 6
+
+    # A real-time net trains for the upload, the page shows its progress, and the page is
+    # switched to it: the picture is then that net's (`rtstyle image --style` it).
+    assert "training the_scream-instant" in got["instant_progress"]
+    assert got["instant_menu"] == "style:the_scream-instant"
+    assert got["instant_label"] == ""  # the progress line goes once the net is ready
+    ref_instant = reference(png, tmp_path / "instant.png", "--style", "the_scream-instant")
+    instant = shown("instant.png")
+    assert psnr(instant, ref_instant) >= 25, f"{psnr(instant, ref_instant):.1f} dB"
 
     # Its engine is freed once no client uses it.
     assert got["upload_key"] in got["status_upload"]["engines"]

@@ -57,6 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fetch-web-runtime", action="store_true",
                    help="download the pinned onnxruntime-web with npm for on-device mode, "
                         "then exit")
+    p.add_argument("--instant", type=float, default=90.0, metavar="SECONDS",
+                   help="after a page's \"Use my painting\", train a real-time net for it in "
+                        "the background (`rtstyle train --instant`, SECONDS of training; "
+                        "default 90; 0: off) and switch that page to it when ready")
     p.set_defaults(run=run)
 
 
@@ -80,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PACKAGE} {VERSION} -> {fetch(args.web_runtime)}")
         return 0
     check_count(args.max_clients, "--max-clients", 64)
+    if not 0 <= args.instant <= 3600:
+        raise RtstyleError(f"--instant {args.instant:g} is out of range; give seconds of "
+                           "training from 0 (off) to 3600")
     check_count(args.port, "--port", 65535, low=0)
     check_threads(args.threads)
     if args.style_size < 16:
@@ -101,6 +108,6 @@ def run(args: argparse.Namespace) -> int:
         source_size=tuple(parse_size(args.size)) if args.size else None,
         stabilize=args.stabilize, paintings=args.style_dir,
         ice_addresses=check_addresses(args.ice_address) if args.ice_address else None,
-        tls=tls, web_runtime=args.web_runtime)
+        tls=tls, web_runtime=args.web_runtime, instant_seconds=args.instant or None)
     asyncio.run(serve(config, ready=lambda line: print(line, flush=True)))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from rtstyle.nets import ARCHITECTURES, style_arches
@@ -66,6 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--licence", default=None, help="licence recorded in the model file")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--instant", action="store_true",
+                   help="a lite net in about two minutes on a CPU: starts from the mean of the "
+                        "built-in lite nets and trains 90 s at 160 px (--time-limit and "
+                        "--steps shorten it; the other training options are ignored; see "
+                        "docs/styles/instant.md)")
     p.set_defaults(run=run)
 
 
@@ -81,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)  # every option, and where the result goes, before any slow work
     check_catalogue_writable(args.output)
+    if args.instant:
+        return run_instant(args)
     ensure_dir(args.workdir or home() / "training" / args.output, "training folder")
     if not args.style_image.is_file():
         raise RtstyleError(f"--style-image {args.style_image} does not exist; give a painting")
@@ -111,6 +119,42 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained '{cfg.name}' for {result.steps} steps in {result.record['time_s']} s "
           f"(content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}); "
           f"model {result.model}, registered as user style '{cfg.name}'")
+    return 0
+
+
+MIN_PAINTING_SIDE = 64  # below this a painting has no strokes to learn at 512 px
+
+
+def check_painting(path: Path) -> None:
+    """One line for a missing, corrupt, truncated, huge, tiny or one-colour painting (the
+    same checks as style-swap), before any slow work."""
+    from rtstyle.engines.swap import load_painting
+    from rtstyle.errors import RtstyleError
+
+    img = load_painting(Path(path), 1024)
+    if min(img.shape[:2]) < MIN_PAINTING_SIDE:
+        raise RtstyleError(f"painting {path} is {img.shape[1]}x{img.shape[0]} px, too small to "
+                           f"learn strokes from; use one of at least {MIN_PAINTING_SIDE} px a side")
+
+
+def run_instant(args: argparse.Namespace) -> int:
+    """`--instant`: rtstyle.train.instant, then one result line."""
+    import torch
+
+    from rtstyle.train.instant import INSTANT_SECONDS, train_instant
+
+    check_painting(args.style_image)
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    seconds = 60 * args.time_limit if args.time_limit else INSTANT_SECONDS
+    t0 = time.monotonic()
+    result = train_instant(args.style_image, args.data, args.output, seconds, steps=args.steps,
+                           **({"lr": args.lr} if args.lr else {}))
+    if result.interrupted:
+        print(f"stopped at step {result.steps}; no style written. Run it again to train "
+              f"'{args.output}' (an instant run does not resume).")
+        return 130
+    print(f"trained '{args.output}' (instant, lite) for {result.steps} steps in "
+          f"{time.monotonic() - t0:.0f} s; registered as user style '{args.output}'")
     return 0
 
 

@@ -52,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "DEVICE e.g. /dev/video10 (default: the first found)")
     p.add_argument("--reconnect-timeout", type=float, default=10.0, metavar="S",
                    help="give up on a lost camera or stream after S seconds (default 10)")
+    p.add_argument("--instant", nargs="?", type=float, const=-1.0, default=None,
+                   metavar="SECONDS",
+                   help="with --style-image: show style-swap at once, train a real-time net "
+                        "for the painting in the background (`rtstyle train --instant`, "
+                        "SECONDS of training, default 90) and switch to it when ready; the "
+                        "key t does the same for the painting on screen")
     add_style_options(p, default_style=REALTIME_STYLE)
     add_region_option(p)
     p.set_defaults(run=run)
@@ -73,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError("--no-display needs --record OUT.mp4, --max-frames N, "
                            "--stats-json PATH or --virtual-camera, or nothing would come out")
     check_count(args.max_frames, "--max-frames", 10**9)
+    if args.instant is not None and args.style_image is None:
+        raise RtstyleError("--instant trains a net for a painting; give it with --style-image")
+    if args.instant is not None and not (args.instant == -1.0 or 0 < args.instant <= 3600):
+        raise RtstyleError(f"--instant {args.instant:g} is out of range; give seconds of "
+                           "training from 1 to 3600, or none for the default")
     for path in (args.record, args.stats_json):
         if path is not None:
             check_writable(path)
@@ -109,10 +120,17 @@ def run(args: argparse.Namespace) -> int:
                   controls=Controls(args.strength, args.preserve_colors, args.mirror),
                   loop=args.loop, max_frames=args.max_frames,
                   reconnect_timeout=args.reconnect_timeout, record_to=args.record,
-                  output_dir=args.output_dir, stabilize=args.stabilize, make_sinks=make_sinks)
+                  output_dir=args.output_dir, stabilize=args.stabilize, make_sinks=make_sinks,
+                  instant=_instant_options(args.instant))
     stats = run_live(run)
     if args.stats_json is not None:
         write_bytes_atomic(args.stats_json, json.dumps(stats, indent=2).encode())
     if stats["error"]:
         raise RtstyleError(stats["error"])
     return 0
+
+
+def _instant_options(seconds: float | None) -> dict:
+    """live.instant.Handover's options: the budget, and whether to start at once."""
+    budget = {} if seconds in (None, -1.0) else {"seconds": seconds}
+    return {**budget, "start": seconds is not None}

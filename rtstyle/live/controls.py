@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rtstyle.live.menu import TITLES
 
 if TYPE_CHECKING:
+    from rtstyle.live.instant import Handover
     from rtstyle.live.menu import Choice, StyleMenu
     from rtstyle.live.switcher import EngineSwitcher
     from rtstyle.sinks.recording import Recorder
@@ -42,7 +43,7 @@ class Actions:
     keys, a page's buttons) to methods; it returns False for quit."""
 
     NAMES = ("next", "previous", "family", "original", "stronger", "weaker", "mirror",
-             "screenshot", "record", "quit")
+             "screenshot", "record", "instant", "quit")
 
     def __init__(self, controls: Controls, menu: StyleMenu, switcher: EngineSwitcher,
                  notify: Callable[[str], None], on_switch: Callable[[str], None],
@@ -50,6 +51,7 @@ class Actions:
         self.controls, self.menu, self.switcher = controls, menu, switcher
         self.notify, self.on_switch = notify, on_switch
         self.recorder, self.screenshots = recorder, screenshots
+        self.handover: Handover | None = None  # live.instant, set by the pipeline
 
     def apply(self, name: str) -> bool:
         if name == "quit":
@@ -106,6 +108,11 @@ class Actions:
     def record(self) -> None:
         if self.recorder is not None:
             self.recorder.toggle()
+
+    def instant(self) -> None:
+        """Train a real-time net for the painting on screen, then switch to it."""
+        if self.handover is not None:
+            self.handover.start()
 
 
 class ActionQueue:

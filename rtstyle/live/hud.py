@@ -41,6 +41,9 @@ def hud_lines(pipeline) -> list[str]:
     lines.append(f"strength {c.strength:.1f}" + ("  colours kept" if c.preserve_colors else "")
                  + ("  mirror" if c.mirror else "")
                  + ("  stabilised" if p.worker.stabilizer is not None else ""))
+    training = p.handover.status()
+    if training:
+        lines.append(training)
     if p.switcher.loading:
         lines.append(f"loading {p.switcher.loading}...")
     seconds = p.recorder.seconds() if p.recorder is not None else None

@@ -20,6 +20,7 @@ from rtstyle.engines.base import Engine
 from rtstyle.live.capture import CaptureThread
 from rtstyle.live.controls import Actions, Controls
 from rtstyle.live.hud import Notices, hud_lines
+from rtstyle.live.instant import Handover
 from rtstyle.live.menu import StyleMenu
 from rtstyle.live.slot import NewestSlot
 from rtstyle.live.sources import Source
@@ -50,7 +51,9 @@ class Pipeline:
                  max_frames: int | None = None, reconnect_timeout: float = 10.0,
                  stall_timeout: float = 60.0, record_to: Path | None = None,
                  output_dir: Path = Path("."), stabilize: bool = False,
-                 log: Callable[[str], None] = print):
+                 instant: dict[str, Any] | None = None, log: Callable[[str], None] = print):
+        """instant: options of live.instant.Handover (seconds, steps) for the `i` key;
+        {"start": True} in it starts training the first painting at once."""
         self.source, self.menu, self.size, self.controls = source, menu, size, controls
         self.notices = Notices(log)
         self.counts = RunStats()
@@ -65,6 +68,11 @@ class Pipeline:
         self.screenshots = Screenshots(output_dir, self.notices)
         self.actions = Actions(controls, menu, self.switcher, self.notices,
                                self.counts.switch_started, self.recorder, self.screenshots)
+        options = dict(instant or {})
+        self.start_instant = options.pop("start", False)
+        self.handover = Handover(menu, self.actions, self.notices, self.worker.last_input,
+                                 **options)
+        self.actions.handover = self.handover
         # Recording first: a recording that cannot start stops everything before any
         # thread runs.
         self.sinks: list[Sink] = [self.recorder, self.screenshots, *sinks]
@@ -89,6 +97,8 @@ class Pipeline:
         self.actions.on_switch = self.counts.switch_started
         self.capture.start()
         self.worker.start()
+        if self.start_instant:
+            self.handover.start_when_framed()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -107,6 +117,7 @@ class Pipeline:
         self.frames.discard()
         if not self.capture.is_alive():
             self.source.release()
+        self.handover.close()
         try:
             for sink in self.sinks:
                 sink.close()
@@ -190,6 +201,7 @@ class Pipeline:
             # highgui keeps only the last key pressed between two polls, so a slow poll
             # loses quick presses (5 quick `+` must move the strength 5 steps).
             out = self.next_output(timeout=POLL_S if self.controllers else 0.5)
+            self.handover.poll()
             if out is not None:
                 self.deliver(out)
             elif self.finished or self.check_stall():

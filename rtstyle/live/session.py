@@ -49,6 +49,7 @@ class LiveRun:
     record_to: Path | None = None
     output_dir: Path = Path(".")
     stabilize: bool = False
+    instant: dict[str, Any] = field(default_factory=dict)  # live.instant.Handover options
     # Outputs beyond recordings and screenshots, made once the source is open (a window
     # title names the source): (source, hud) -> sinks, where hud() gives the HUD's lines.
     # Sinks that also `poll` are controllers.
@@ -112,7 +113,8 @@ def open_live(run: LiveRun) -> Pipeline:
                         controllers=[*run.controllers, *(s for s in sinks if hasattr(s, "poll"))],
                         loop=run.loop, max_frames=run.max_frames,
                         reconnect_timeout=run.reconnect_timeout, record_to=run.record_to,
-                        output_dir=run.output_dir, stabilize=run.stabilize, log=run.log)
+                        output_dir=run.output_dir, stabilize=run.stabilize,
+                        instant=run.instant, log=run.log)
     return pipeline
 
 

@@ -76,6 +76,11 @@ class InferWorker(threading.Thread):
         self.frame_s = 0.0  # smoothed time per frame, to tell capture when we want the next
         self.busy_since: float | None = None  # when the frame in hand was taken
         self.error: str | None = None
+        self._last_input: np.ndarray | None = None  # the newest camera frame, unmirrored
+
+    def last_input(self) -> np.ndarray | None:
+        """The newest frame as the camera gave it (e.g. to train an instant net on)."""
+        return self._last_input
 
     def stop(self) -> None:
         self.stopping.set()
@@ -110,6 +115,7 @@ class InferWorker(threading.Thread):
         c = self.controls
         mirror, strength, keep, on = c.mirror, c.strength, c.preserve_colors, c.stylise
         image = frame.image if self.decode is None else self.decode(frame.image)
+        self._last_input = image
         image = cv2.flip(image, 1) if mirror else image
         label, engine = self.engines.current() if on else ("original", None)
         if engine is None:

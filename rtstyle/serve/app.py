@@ -31,6 +31,7 @@ from aiohttp import web
 from rtstyle.engines.swap import Budget
 from rtstyle.errors import RtstyleError
 from rtstyle.images import IMAGE_SUFFIXES
+from rtstyle.live.instant import InstantJob, instant_name
 from rtstyle.serve import device, gallery, ice
 from rtstyle.serve.peer import Client
 from rtstyle.serve.pool import EnginePool
@@ -67,6 +68,7 @@ class ServeConfig:
     ice_addresses: list[str] | None = None  # None: loopback on a loopback bind, else all
     tls: ssl.SSLContext | None = None  # HTTPS (serve/tls.py); None: plain HTTP
     web_runtime: Path | None = None  # ONNX Runtime Web files (default: web_runtime.locate)
+    instant_seconds: float | None = None  # train a net for uploads (live.instant); None: off
 
 
 def is_loopback(host: str) -> bool:
@@ -119,6 +121,7 @@ class Server:
         self.upload_labels: dict[str, str] = {}  # pool key -> the uploaded file's name
         self.broadcast = None
         self._watchers: set[asyncio.Task] = set()  # each forgets its client when it closes
+        self.instant: dict[str, InstantJob] = {}  # client id -> its upload's training
         self.paintings = config.paintings or home() / "paintings"
         self.default_key = f"style:{config.style}"
         if config.style not in {s.name for s in list_styles()}:
@@ -196,12 +199,42 @@ class Server:
     async def _forget(self, client: Client) -> None:
         await client.closed.wait()
         self.clients.pop(client.id, None)
+        job = self.instant.pop(client.id, None)
+        if job is not None:
+            job.cancel()
         for key in [k for k, (owner, _) in self.uploads.items() if owner == client.id]:
             self.uploads.pop(key)[1].unlink(missing_ok=True)
             self.upload_labels.pop(key, None)
 
     async def client_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.client(request).stats())
+        client = self.client(request)
+        return web.json_response({**client.stats(), "instant": self._instant_state(client)})
+
+    # ---- the hand-over from an upload's style-swap to its instant net ---------------
+    def _start_instant(self, client: Client, painting: Path, label: str) -> None:
+        """Train a net for the client's upload in the background (one at a time)."""
+        old = self.instant.pop(client.id, None)
+        if old is not None:
+            old.cancel()
+        if any(job.running for job in self.instant.values()):
+            return  # another client's painting is training; this one stays style-swap
+        frame = client.worker.last_input()
+        self.instant[client.id] = InstantJob(painting, [] if frame is None else [frame],
+                                             self.config.instant_seconds,
+                                             name=instant_name(Path(label)))
+
+    def _instant_state(self, client: Client) -> dict | None:
+        """Progress for the page; once the net is ready, the client switches to it if it
+        still shows the upload (the page's poll drives this)."""
+        job = self.instant.get(client.id)
+        if job is None:
+            return None
+        was_running = job.running
+        job.poll()
+        if was_running and job.ready and client.style in self.uploads:
+            key = f"style:{job.ready}"
+            client.set_style(key, job.ready, job.ready)
+        return job.state()
 
     async def settings(self, request: web.Request) -> web.Response:
         """The page's controls: the same live Controls the webcam's keys set."""
@@ -251,7 +284,10 @@ class Server:
         if old in self.uploads:  # an earlier upload of this client: no longer used
             self.uploads.pop(old)[1].unlink(missing_ok=True)
             self.upload_labels.pop(old, None)
-        return web.json_response({"style": key, **client.stats()})
+        if self.config.instant_seconds:
+            self._start_instant(client, path, self.label(key))
+        return web.json_response({"style": key, **client.stats(),
+                                  "instant": self._instant_state(client)})
 
     async def leave(self, request: web.Request) -> web.Response:
         await self.client(request).close()
@@ -291,6 +327,8 @@ class Server:
         return resp
 
     async def close(self) -> None:
+        for job in self.instant.values():
+            job.cancel()
         await asyncio.gather(*(c.close() for c in list(self.clients.values())))
         if self.broadcast is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.broadcast.stop)

@@ -28,6 +28,7 @@ KEYS: list[tuple[tuple[str, ...], str, str]] = [
     (("m",), "mirror", "mirror"),
     (("s",), "screenshot", "screenshot (PNG)"),
     (("r",), "record", "start / stop recording"),
+    (("t",), "instant", "train a real-time net for this painting (~2 min, in the background)"),
     (("i",), "hud", "info overlay on / off"),
     (("f",), "fullscreen", "fullscreen on / off"),
     (("h", "?"), "help", "this help"),

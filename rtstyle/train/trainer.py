@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,8 +187,10 @@ def _resume(cfg: TrainConfig, ckpt: Path, net: torch.nn.Module, opt: torch.optim
     return meta["step"], meta["elapsed"], meta["history"]
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir."""
+def train(cfg: TrainConfig, progress: bool = True,
+          on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train (or resume) `cfg.name`; write samples, checkpoints and the model under cfg.workdir.
+    `on_step(step)` runs after every step (progress for `--instant` and the live hand-over)."""
     _check(cfg)
     train_files, held_files = split_holdout(image_files(cfg.data), cfg.holdout)
     style = read_style_image(cfg.style_image, cfg.style_size)
@@ -211,6 +214,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
         total.backward()
         opt.step()
         history.append([n + 1, total.item(), *(terms[k].item() for k in TERMS)])
+        if on_step:
+            on_step(n + 1)
         # the weighted total, then each term unweighted (as in the model's record)
         return dict(zip(("total", *TERMS), history[-1][1:], strict=True))
 

@@ -68,6 +68,17 @@ async function poll() {
   const lat = s.latency_ms_p50 === null ? "–" : `${Math.round(s.latency_ms_p50)} ms`;
   const showing = s.showing === s.style && s.label ? s.label : s.showing.replace(/^\w+:/, "");
   $("overlay").textContent = `${fps} FPS · server latency ${lat} · ${showing}`;
+  showInstant(s.instant);
+}
+
+// The upload's real-time net: progress while it trains, then it joins the menu and the
+// server has already switched this page to it.
+function showInstant(job) {
+  $("instant").textContent = job && !job.ready ? job.status : "";
+  if (!job || !job.ready) return;
+  const id = `style:${job.ready}`;
+  if (![...$("style").options].some((o) => o.value === id)) $("style").append(new Option(job.ready, id));
+  if (state.server.style === id) $("style").value = id;
 }
 
 async function settings(body) {
@@ -124,6 +135,7 @@ async function upload(e) {
     mine.text = `my painting: ${file.name}`;
     mine.value = r.style;
     $("style").value = r.style;
+    showInstant(r.instant);
     showError("");
   } catch (err) { showError(err.message); }
 }
