@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # read by rtstyle.engines.swap
-VGG_FILE = "vgg19_features_relu3_4.safetensors"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="style-swap painting (default: udnie.jpg from the assets, if present)")
     p.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="style-swap encoder weights (default: $RTSTYLE_VGG_WEIGHTS, else the "
-                        "assets' VGG19 file when present, else torchvision's download)")
+                        "shipped VGG19 slice)")
     p.add_argument("--photos", type=Path, default=None, metavar="DIR",
                    help="input photos (default: the assets' photos; random noise without them)")
     p.add_argument("--calibrate", type=Path, default=None, metavar="DIR",
@@ -106,12 +105,20 @@ def run(args: argparse.Namespace) -> int:
         settings=Settings(threads=args.threads, warmup=args.warmup, runs=args.runs,
                           min_runs=args.min_runs, max_seconds=args.max_seconds,
                           sweep=args.sweep, keep=frozenset({parse_size(args.pipeline_size).hw})))
-    vgg = args.vgg_weights or os.environ.get(VGG_ENV) or assets / "weights" / VGG_FILE
-    if args.vgg_weights or Path(vgg).exists():
-        os.environ[VGG_ENV] = str(vgg)  # the style-swap engine's documented setting
     if args.photos and not args.photos.is_dir():
         raise RtstyleError(f"--photos {args.photos} is not a folder of photos")
-    report = run_bench(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
+    # The swap engine runs its shipped graph unless told of other weights; --vgg-weights
+    # says so through its documented setting, for this run only (bench may run in-process).
+    before = os.environ.get(VGG_ENV)
+    if args.vgg_weights:
+        os.environ[VGG_ENV] = str(args.vgg_weights)
+    try:
+        report = run_bench(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        if before is None:
+            os.environ.pop(VGG_ENV, None)
+        else:
+            os.environ[VGG_ENV] = before
     print(text_table(report))
     if args.json:
         import json

@@ -150,6 +150,8 @@ def read_style_meta(path: Path) -> dict[str, Any]:
     except Exception as e:  # onnx raises DecodeError and others for bad files
         raise RtstyleError(f"{path} is not a readable ONNX file ({type(e).__name__}); "
                            "re-export or re-import it") from e
+    if isinstance(meta, dict) and meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
+        return meta  # another rtstyle graph kept alongside (the swap graph): not a style
     if isinstance(meta, dict) and "onnx_io" not in meta:  # not imported: read the graph
         io, fixed = declared_input(proto, path)
         meta = {"onnx_io": io, "fixed_size": fixed if all(fixed) else None, **meta}
