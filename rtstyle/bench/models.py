@@ -1,4 +1,5 @@
-"""The models a benchmark runs: the full transform net, the lite net and style-swap.
+"""The models a benchmark runs: the full transform net, the lite net, style-swap and the
+built-in x4 super-resolution net (`sr`, only when asked for).
 
 Each is found the way a user would run it (a catalogue style, a model file, a painting)
 and falls back to seeded random weights where no trained one exists: speed does not
@@ -28,7 +29,7 @@ FLOP_METHOD = ("torch.utils.flop_counter.FlopCounterMode over the model's torch 
 class BenchModel:
     """One model to benchmark: what `open_engine` takes, and how to count its cost."""
 
-    key: str  # "full", "lite", "swap"
+    key: str  # "full", "lite", "swap", "sr"
     spec: str  # a model file or painting path, as open_engine takes it
     weights: str  # where the weights came from, for the report
     frame_module: Callable[[], nn.Module] | None = None  # frames -> frames, for FLOP counting
@@ -126,9 +127,23 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
             models.append(BenchModel("swap", str(painting), f"style-swap, painting "
                                      f"{painting.name}, {trained}",
                                      lambda: swap_frame_module(painting)))
+        elif key == "sr":
+            models.append(upscale_model())
         else:
-            raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap")
+            raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap, sr")
     return models, missing
+
+
+def upscale_model() -> BenchModel:
+    """The built-in x4 upscaler, as `rtstyle upscale` runs it (sizes are its input's)."""
+    from rtstyle.commands.upscale import BUILTIN
+    from rtstyle.nets import build_net
+    from rtstyle.nets.frames import FrameModel
+    from rtstyle.styles.catalogue import find_style
+
+    options = find_style(str(BUILTIN)).meta.get("options", {})
+    return BenchModel("sr", str(BUILTIN), f"built-in {BUILTIN.name}",
+                      lambda: FrameModel(build_net("sr", **options)))
 
 
 def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:
