@@ -33,7 +33,7 @@ def _one_thread():
 
 def test_gram_optimisation_lowers_style_and_keeps_content():
     photo, painting = _photo(), _painting()
-    s = Settings(size=64, style_size=96, steps=30)
+    s = Settings(size=64, style_size=96, steps=30, coarse=0)
     out = optimise(photo, painting, s)
     assert out.shape == (48, 64, 3) and out.dtype == np.uint8
     losses = PerceptualLoss(_rgb(painting), "builtin", CONTENT_LAYERS, STYLE_LAYERS)
@@ -43,6 +43,31 @@ def test_gram_optimisation_lowers_style_and_keeps_content():
         blocks = losses(_rgb(cv2.resize(painting, (64, 48))), targets)
     assert float(after["style"]) < 0.3 * float(before["style"])
     assert float(after["content"]) < 0.8 * float(blocks["content"])
+
+
+def test_coarse_stage_then_full_size_lowers_style_and_keeps_content():
+    photo, painting = _photo(), _painting()
+    s = Settings(size=64, style_size=96, steps=30, coarse=0.75, coarse_steps=15)
+    seen = []
+    out = optimise(photo, painting, s, lambda i, loss: seen.append(i))
+    assert out.shape == (48, 64, 3) and seen == list(range(1, 31))  # one count over stages
+    losses = PerceptualLoss(_rgb(painting), "builtin", CONTENT_LAYERS, STYLE_LAYERS)
+    targets = losses.content_targets(_rgb(photo))
+    with torch.no_grad():
+        before, after = losses(_rgb(photo), targets), losses(_rgb(out), targets)
+        blocks = losses(_rgb(cv2.resize(painting, (64, 48))), targets)
+    assert float(after["style"]) < 0.3 * float(before["style"])
+    assert float(after["content"]) < 0.8 * float(blocks["content"])
+
+
+@pytest.mark.parametrize("line_search", ["none", "strong_wolfe"])
+def test_lbfgs_with_and_without_line_search_lowers_the_loss(line_search):
+    photo, painting = _photo(), _painting()
+    s = Settings(size=64, style_size=96, steps=12, line_search=line_search)
+    loss_of = objective(_rgb(photo), _rgb(painting), s)
+    out = optimise(photo, painting, s)
+    with torch.no_grad():
+        assert float(loss_of(_rgb(out))) < 0.5 * float(loss_of(_rgb(photo)))
 
 
 def test_swap_loss_goes_down():
