@@ -52,7 +52,8 @@ def main() -> None:
         ax.text(0, r["gram_mean"], f" net {name}", va="bottom", fontsize=8)
     ax.axhline(0.08, color="red", lw=1)
     ax.set_yscale("log")
-    ax.set_xlabel("seconds (2 threads)")
+    ax.set_xlabel(f"wall seconds, 2 threads, load {rec['machine']['load_average_1_5_15min']} "
+                  "(shared: runs saw different loads)")
     ax.set_ylabel(f"Gram ratio at {side} px")
     ax.set_title(f"rtstyle optimize, {', '.join(rec['photos'])} / {rec['painting']}")
     ax.legend()
