@@ -136,13 +136,13 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
 
 def upscale_model() -> BenchModel:
     """The built-in x4 upscaler, as `rtstyle upscale` runs it (sizes are its input's)."""
-    from rtstyle.commands.upscale import BUILTIN
     from rtstyle.nets import build_net
     from rtstyle.nets.frames import FrameModel
-    from rtstyle.styles.catalogue import find_style
+    from rtstyle.styles.catalogue import BUILTIN_DIR, find_style
 
-    options = find_style(str(BUILTIN)).meta.get("options", {})
-    return BenchModel("sr", str(BUILTIN), f"built-in {BUILTIN.name}",
+    path = BUILTIN_DIR / "upscale-x4.safetensors"  # `rtstyle upscale`'s default --model
+    options = find_style(str(path)).meta.get("options", {})
+    return BenchModel("sr", str(path), f"built-in {path.name}",
                       lambda: FrameModel(build_net("sr", **options)))
 
 
