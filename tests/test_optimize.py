@@ -104,3 +104,15 @@ def test_bad_input_one_line(tmp_path, bad):
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_strength_meter_measures_a_result_at_its_own_size():
+    from rtstyle.train.strength import StrengthMeter
+
+    photo, painting = _photo(), _painting()
+    meter = StrengthMeter(painting, side=64)
+    assert max(meter.painting.shape[:2]) == 64  # the painting is brought to the result's size
+    same = meter.measure(photo, photo)
+    assert same.gram_ratio == pytest.approx(1.0) and same.content_ratio == pytest.approx(0.0)
+    out = optimise(photo, painting, Settings(size=64, steps=20, coarse=0))
+    assert meter.measure(photo, out).gram_ratio < 0.5
