@@ -250,3 +250,19 @@ def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0():
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and "no CUDA GPU" in lines[0], r.stdout
     assert r.stderr == ""
+
+
+def test_upscaler_rows_run_on_its_input_size_with_a_hand_counted_cost(tmp_path):
+    out = tmp_path / "sr.json"
+    r = cli("bench", "--models", "sr", "--engines", "torch,onnxruntime", "--sizes", "64x48",
+            "--threads", "1", "--runs", "2", "--min-runs", "2", "--warmup", "1",
+            "--no-pipelines", "--json", str(out), env={"RTSTYLE_HOME": str(tmp_path / "home")})
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["engines"]
+    assert {(x["model"], x["engine"], x["status"]) for x in rows} == {
+        ("sr", "torch", "ok"), ("sr", "onnxruntime", "ok")}
+    ort = next(x for x in rows if x["engine"] == "onnxruntime")
+    assert ort["psnr_vs_torch_db"] is None or ort["psnr_vs_torch_db"] >= ort["min_psnr_db"]
+    # 3 convs of 24 channels (3x3) and a 1x1 conv to 48 sub-pixels, at the input's pixels.
+    macs = (27 * 24 + 2 * 216 * 24 + 24 * 48) * 48 * 64
+    assert ort["gflops"] == pytest.approx(2 * macs / 1e9, rel=1e-2)

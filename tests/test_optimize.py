@@ -33,7 +33,7 @@ def _one_thread():
 
 def test_gram_optimisation_lowers_style_and_keeps_content():
     photo, painting = _photo(), _painting()
-    s = Settings(size=64, style_size=96, steps=30)
+    s = Settings(size=64, style_size=96, steps=30, coarse=0)
     out = optimise(photo, painting, s)
     assert out.shape == (48, 64, 3) and out.dtype == np.uint8
     losses = PerceptualLoss(_rgb(painting), "builtin", CONTENT_LAYERS, STYLE_LAYERS)
@@ -43,6 +43,31 @@ def test_gram_optimisation_lowers_style_and_keeps_content():
         blocks = losses(_rgb(cv2.resize(painting, (64, 48))), targets)
     assert float(after["style"]) < 0.3 * float(before["style"])
     assert float(after["content"]) < 0.8 * float(blocks["content"])
+
+
+def test_coarse_stage_then_full_size_lowers_style_and_keeps_content():
+    photo, painting = _photo(), _painting()
+    s = Settings(size=64, style_size=96, steps=30, coarse=0.75, coarse_steps=15)
+    seen = []
+    out = optimise(photo, painting, s, lambda i, loss: seen.append(i))
+    assert out.shape == (48, 64, 3) and seen == list(range(1, 31))  # one count over stages
+    losses = PerceptualLoss(_rgb(painting), "builtin", CONTENT_LAYERS, STYLE_LAYERS)
+    targets = losses.content_targets(_rgb(photo))
+    with torch.no_grad():
+        before, after = losses(_rgb(photo), targets), losses(_rgb(out), targets)
+        blocks = losses(_rgb(cv2.resize(painting, (64, 48))), targets)
+    assert float(after["style"]) < 0.3 * float(before["style"])
+    assert float(after["content"]) < 0.8 * float(blocks["content"])
+
+
+@pytest.mark.parametrize("line_search", ["none", "strong_wolfe"])
+def test_lbfgs_with_and_without_line_search_lowers_the_loss(line_search):
+    photo, painting = _photo(), _painting()
+    s = Settings(size=64, style_size=96, steps=12, line_search=line_search)
+    loss_of = objective(_rgb(photo), _rgb(painting), s)
+    out = optimise(photo, painting, s)
+    with torch.no_grad():
+        assert float(loss_of(_rgb(out))) < 0.5 * float(loss_of(_rgb(photo)))
 
 
 def test_swap_loss_goes_down():
@@ -79,3 +104,15 @@ def test_bad_input_one_line(tmp_path, bad):
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_strength_meter_measures_a_result_at_its_own_size():
+    from rtstyle.train.strength import StrengthMeter
+
+    photo, painting = _photo(), _painting()
+    meter = StrengthMeter(painting, side=64)
+    assert max(meter.painting.shape[:2]) == 64  # the painting is brought to the result's size
+    same = meter.measure(photo, photo)
+    assert same.gram_ratio == pytest.approx(1.0) and same.content_ratio == pytest.approx(0.0)
+    out = optimise(photo, painting, Settings(size=64, steps=20, coarse=0))
+    assert meter.measure(photo, out).gram_ratio < 0.5

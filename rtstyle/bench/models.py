@@ -1,4 +1,5 @@
-"""The models a benchmark runs: the full transform net, the lite net and style-swap.
+"""The models a benchmark runs: the full transform net, the lite net, style-swap and the
+built-in x4 super-resolution net (`sr`, only when asked for).
 
 Each is found the way a user would run it (a catalogue style, a model file, a painting)
 and falls back to seeded random weights where no trained one exists: speed does not
@@ -32,7 +33,7 @@ FLOP_METHOD = ("torch.utils.flop_counter.FlopCounterMode over the model's torch 
 class BenchModel:
     """One model to benchmark: what `open_engine` takes, and how to count its cost."""
 
-    key: str  # "full", "lite", "swap"
+    key: str  # "full", "lite", "swap", "sr"
     spec: str  # a model file or painting path, as open_engine takes it
     weights: str  # where the weights came from, for the report
     frame_module: Callable[[], nn.Module] | None = None  # frames -> frames, for FLOP counting
@@ -161,9 +162,20 @@ def resolve_models(keys: list[str], style: str, painting: Path | None,
                                      f"{painting.name}, {trained}",
                                      (lambda: swap_frame_module(painting))
                                      if has_torch() else None))
+        elif key == "sr":
+            models.append(upscale_model())
         else:
-            raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap")
+            raise RtstyleError(f"unknown model '{key}'; choose from full, lite, swap, sr")
     return models, missing
+
+
+def upscale_model() -> BenchModel:
+    """The built-in x4 upscaler, as `rtstyle upscale` runs it (sizes are its input's)."""
+    from rtstyle.styles.catalogue import BUILTIN_DIR, find_style
+
+    path = BUILTIN_DIR / "upscale-x4.safetensors"  # `rtstyle upscale`'s default --model
+    options = find_style(str(path)).meta.get("options", {})
+    return BenchModel("sr", str(path), f"built-in {path.name}", _torch_frames("sr", options))
 
 
 def swap_unavailable(painting: Path | None, workdir: Path) -> str | None:

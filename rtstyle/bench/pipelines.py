@@ -71,7 +71,7 @@ def bench_pipelines(models: list[BenchModel], variants: list[Variant], engines: 
     missing: dict = {}
     h, w = size
     chosen = {m.key: (m, fastest(m, engines, variants, size)) for m in models
-              if m.key != "swap"}
+              if m.key not in ("swap", "sr")}  # the stylising pipelines
     chosen = {k: (m, best) for k, (m, best) in chosen.items() if best is not None}
     if not chosen:
         return {}, {"pipelines": f"no transform-net engine was timed at {w}x{h}"}

@@ -17,7 +17,8 @@ COLUMNS = [("model", "model"), ("size", "size"), ("engine", "engine"), ("precisi
            ("psnr_vs_torch_db", "PSNR dB"), ("runs", "runs")]
 
 
-TITLES = {"full": "full net (fst)", "lite": "lite net", "swap": "style-swap"}
+TITLES = {"full": "full net (fst)", "lite": "lite net", "swap": "style-swap",
+          "sr": "x4 upscaler (sr)"}
 
 
 def engine_label(rec: dict) -> str:

@@ -25,6 +25,7 @@ from rtstyle.limits import parse_size
 
 DEFAULT_SIZES = ["256x256", "640x480", "1280x720", "1920x1080"]
 DEFAULT_MODELS = ["full", "lite", "swap"]
+MODELS = [*DEFAULT_MODELS, "sr"]  # sr (the x4 upscaler) runs only when asked for
 
 
 @dataclass
@@ -67,9 +68,9 @@ def _run(cfg: BenchConfig, work: Path, log: Callable[[str], None]) -> dict:
     if pipeline_size is not None and pipeline_size not in sizes:
         raise RtstyleError(f"pipeline size {cfg.pipeline_size} is not among --sizes; add it "
                            "there or pass --no-pipelines")
-    bad = [k for k in cfg.models if k not in DEFAULT_MODELS]
+    bad = [k for k in cfg.models if k not in MODELS]
     if bad:
-        raise RtstyleError(f"unknown model '{bad[0]}'; choose from " + ", ".join(DEFAULT_MODELS))
+        raise RtstyleError(f"unknown model '{bad[0]}'; choose from " + ", ".join(MODELS))
     photos = find_photos(cfg.photos)
     inputs = BenchInputs(photos)
 

@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="write fps_by_size.png and latency.png here (needs matplotlib)")
     p.add_argument("--models", default="full,lite,swap", metavar="LIST",
-                   help="comma-separated: full, lite, swap (default: all that exist)")
+                   help="comma-separated: full, lite, swap, sr (the x4 upscaler; sizes are its "
+                        "input's) (default: full, lite, swap, all that exist)")
     p.add_argument("--engines", default=None, metavar="LIST",
                    help="comma-separated engine names (default: every one this install has; "
                         "torch always runs as the reference)")

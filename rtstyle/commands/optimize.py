@@ -28,8 +28,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start from the photo (default) or noise")
     p.add_argument("--size", type=int, default=None, help="longer side, px (default 384)")
     p.add_argument("--style-size", type=int, default=None,
-                   help="longer side of the painting as the loss sees it (default 512)")
-    p.add_argument("--steps", type=int, default=None)
+                   help="longer side of the painting as the loss sees it (default: --size)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="loss evaluations in all (default 100)")
+    p.add_argument("--coarse", type=float, default=None,
+                   help="run the first --coarse-steps at this fraction of --size, 4x cheaper "
+                        "at 0.5 (default 0.5; 0: none)")
+    p.add_argument("--coarse-steps", type=int, default=None, help="(default 40)")
+    p.add_argument("--line-search", choices=("none", "strong_wolfe"), default=None,
+                   help="L-BFGS's line search (default none: a fixed step wastes no "
+                        "evaluations; docs/optimize.md)")
     p.add_argument("--content-weight", type=float, default=None)
     p.add_argument("--style-weight", type=float, default=None)
     p.add_argument("--tv-weight", type=float, default=None)
@@ -63,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     given = {k: v for k, v in vars(args).items() if v is not None and k in SETTINGS}
     args = argparse.Namespace(**{**vars(args), **asdict(replace(Settings(), **given))})
     check_count(args.size, "--size", MAX_SIDE, MIN_SIDE)
-    check_count(args.style_size, "--style-size", MAX_SIDE, MIN_SIDE)
+    if args.style_size:
+        check_count(args.style_size, "--style-size", MAX_SIDE, MIN_SIDE)
     check_count(args.steps, "--steps", 100_000)
+    check_positive(args.coarse, "--coarse", 0.99, zero=True)
+    check_count(args.coarse_steps, "--coarse-steps", 100_000)
     for what in ("content_weight", "style_weight", "tv_weight"):
         check_positive(getattr(args, what), "--" + what.replace("_", "-"), zero=True)
     check_positive(args.lr, "--lr", 255.0)

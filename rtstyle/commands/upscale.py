@@ -25,7 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8", "fp16"],
                    help="as for `rtstyle image` (openvino's precision policy)")
     p.add_argument("--crf", type=int, default=18, help="video quality, 0..51 (default 18)")
-    p.add_argument("--preset", default="veryfast", help="x264 preset for videos (default veryfast)")
+    # superfast: as `rtstyle video` (video/encode.py DEFAULT_PRESET; files within 2 % of
+    # veryfast at 62 % of its encoding time, docs/video.md), which matters at 1280x960.
+    p.add_argument("--preset", default="superfast",
+                   help="x264 preset for videos (default superfast)")
     p.add_argument("--batch", type=int, default=2, help="video frames per inference call")
     p.set_defaults(run=run)
 

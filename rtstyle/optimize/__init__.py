@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rtstyle.nets.frames import frames_to_rgb, rgb_to_frames
 from rtstyle.nets.vgg import VGGFeatures
@@ -30,7 +31,7 @@ from rtstyle.train.losses import PerceptualLoss, tv_loss
 from rtstyle.train.strength import fit_longer
 
 CONTENT_LAYERS = ("relu3_1",)
-STYLE_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1")
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")  # Gatys's first three; the measure's
 SWAP_LAYER = "relu3_1"
 LOSSES = ("gram", "swap")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -42,22 +43,26 @@ class Settings:
     """What `rtstyle optimize` asks for."""
 
     size: int = 384  # longer side of the result, px
-    steps: int = 120
+    steps: int = 100  # loss evaluations in all, coarse stage included
     loss: str = "gram"
     optimizer: str = "lbfgs"
     init: str = "content"
     content_weight: float = 1.0
     style_weight: float = 20.0
     tv_weight: float = 1.0
-    style_size: int = 512  # longer side of the painting as the losses see it, px
+    style_size: int = 0  # longer side of the painting as the losses see it, px; 0: `size`
     lr: float = 2.0  # Adam only, in 0..255 pixel units
+    line_search: str = "none"  # L-BFGS: "none" (fixed step 1) or "strong_wolfe"
+    coarse: float = 0.5  # a first, cheaper stage at this fraction of `size`; 0: none
+    coarse_steps: int = 40  # of `steps`
+    style_layers: tuple = STYLE_LAYERS
     seed: int = 0
 
     def layers(self) -> str:
         """One line naming the VGG layers this run uses, for the user."""
         if self.loss == "swap":
             return f"style-swap target and content at {SWAP_LAYER} (VGG19 slice to relu3_1)"
-        return (f"content {', '.join(CONTENT_LAYERS)}; Gram style {', '.join(STYLE_LAYERS)} "
+        return (f"content {', '.join(CONTENT_LAYERS)}; Gram style {', '.join(self.style_layers)} "
                 "(VGG19 slice to relu3_1)")
 
 
@@ -81,7 +86,7 @@ def objective(photo: torch.Tensor, painting: torch.Tensor,
                     + tv_loss(x) * s.tv_weight)
         return swap_loss
 
-    losses = PerceptualLoss(painting, "builtin", CONTENT_LAYERS, STYLE_LAYERS).eval()
+    losses = PerceptualLoss(painting, "builtin", CONTENT_LAYERS, s.style_layers).eval()
     targets = losses.content_targets(photo)
 
     def gram_loss(x: torch.Tensor) -> torch.Tensor:
@@ -96,17 +101,38 @@ def optimise(photo_bgr: np.ndarray, painting_bgr: np.ndarray, s: Settings,
              keep: dict | None = None) -> np.ndarray:
     """The optimised image (uint8 BGR, `s.size` px on its longer side).
 
-    `progress(evaluation, loss)` is called after each loss evaluation (at most `s.steps`).
+    With `s.coarse` set, the first `s.coarse_steps` evaluations run at that fraction of the
+    size (at 0.5 a quarter of the pixels, so each is 4x cheaper), and the result, upsampled,
+    starts the run at full size: the broad strokes settle cheaply, the fine ones after.
+    `progress(evaluation, loss)` is called after each loss evaluation (`s.steps` in all).
     `keep`, if given, holds the latest image under "image" throughout, so a caller can
     save it after an interrupt.
     """
-    photo = _rgb(fit_longer(photo_bgr, s.size))
-    painting = _rgb(fit_longer(painting_bgr, s.style_size))
-    loss_of = objective(photo, painting, s)
-    torch.manual_seed(s.seed)
-    start = photo.clone() if s.init == "content" else torch.rand_like(photo) * 255.0
-    x = start.requires_grad_(True)
     keep = {} if keep is None else keep
+    torch.manual_seed(s.seed)
+    stages = [(s.size, s.steps)]
+    coarse = round(s.size * s.coarse)
+    if 16 <= coarse < s.size and 0 < s.coarse_steps < s.steps:
+        stages = [(coarse, s.coarse_steps), (s.size, s.steps - s.coarse_steps)]
+    x = None
+    done = 0
+    for size, steps in stages:
+        photo = _rgb(fit_longer(photo_bgr, size))
+        painting = _rgb(fit_longer(painting_bgr, round((s.style_size or s.size) * size / s.size)))
+        if x is None:
+            x = photo.clone() if s.init == "content" else torch.rand_like(photo) * 255.0
+        else:
+            x = F.interpolate(x, size=photo.shape[2:], mode="bilinear", align_corners=False)
+        x = _run(objective(photo, painting, s), x, steps, s, keep,
+                 lambda i, loss, d=done: progress and progress(d + i, loss))
+        done += steps
+    return keep["image"]
+
+
+def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int,
+         s: Settings, keep: dict, progress: Callable[[int, float], None]) -> torch.Tensor:
+    """`steps` loss evaluations of `s.optimizer` from `start`; the last image."""
+    x = start.detach().clone().requires_grad_(True)
     evaluations = 0
 
     def closure() -> torch.Tensor:
@@ -116,21 +142,21 @@ def optimise(photo_bgr: np.ndarray, painting_bgr: np.ndarray, s: Settings,
         loss.backward()
         evaluations += 1
         keep["image"] = rgb_to_frames(x.detach())[0].numpy()  # clamped to 0..255
-        if progress:
-            progress(evaluations, loss.item())
+        progress(evaluations, loss.item())
         return loss
 
     if s.optimizer == "lbfgs":
-        # One call runs all the iterations, so L-BFGS keeps its line search and history;
-        # `steps` bounds the loss evaluations (each a VGG forward and backward pass).
+        # One call runs all the iterations, so L-BFGS keeps its history; `steps` bounds
+        # the loss evaluations (each a VGG forward and backward pass).
         opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=1.0, max_iter=s.steps, max_eval=s.steps, tolerance_grad=0.0,
-            tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
+            [x], lr=1.0, max_iter=steps, max_eval=steps, tolerance_grad=0.0,
+            tolerance_change=0.0, history_size=50,
+            line_search_fn=None if s.line_search == "none" else s.line_search)
         opt.step(closure)
     else:
         opt = torch.optim.Adam([x], lr=s.lr)
-        for _ in range(s.steps):
+        for _ in range(steps):
             opt.step(closure)
             with torch.no_grad():
                 x.clamp_(0.0, 255.0)
-    return keep["image"]
+    return x.detach()

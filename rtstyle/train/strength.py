@@ -57,9 +57,14 @@ class Strength:
 class StrengthMeter:
     """Measures outputs against one painting; the painting's Grams are computed once."""
 
-    def __init__(self, painting_bgr: np.ndarray, vgg: VGGFeatures | None = None):
+    def __init__(self, painting_bgr: np.ndarray, vgg: VGGFeatures | None = None,
+                 side: int = MEASURE_SIDE):
+        # `side` other than MEASURE_SIDE measures images made at that size (`rtstyle
+        # optimize --size`) without resizing them: bringing a 384 px result up to 512 px
+        # blurs away the fine strokes the relu1_1 Gram sees (docs/optimize.md).
+        self.side = side
         self.vgg = vgg or VGGFeatures(list(GRAM_LAYERS), "builtin").eval()
-        self.painting = fit_longer(painting_bgr)
+        self.painting = fit_longer(painting_bgr, side)
         self.painting_grams = self._grams(self._features(self.painting))
 
     @torch.no_grad()
@@ -76,11 +81,11 @@ class StrengthMeter:
 
     def measure(self, photo_bgr: np.ndarray, output_bgr: np.ndarray) -> Strength:
         """Both ratios for `output_bgr`, the stylisation of `photo_bgr` (same size; both are
-        brought to MEASURE_SIDE px together)."""
+        brought to the meter's side, MEASURE_SIDE px by default, together)."""
         if photo_bgr.shape != output_bgr.shape:
             output_bgr = cv2.resize(output_bgr, photo_bgr.shape[1::-1],
                                     interpolation=cv2.INTER_AREA)
-        photo, output = fit_longer(photo_bgr), fit_longer(output_bgr)
+        photo, output = fit_longer(photo_bgr, self.side), fit_longer(output_bgr, self.side)
         painting = cv2.resize(self.painting, photo.shape[1::-1], interpolation=cv2.INTER_AREA)
         f_photo, f_out = self._features(photo), self._features(output)
         f_paint = self._features(painting)[CONTENT_LAYER]
