@@ -214,6 +214,24 @@ def test_line_progress_prints_plain_lines_with_rate_and_eta():
     assert lines[-1].endswith("(loss=0.5)")
 
 
+def test_line_progress_eta_leaves_out_the_slow_start(monkeypatch):
+    """A first training step that builds caches (here 60 s, then 1 s a step) must not
+    stretch the ETA: 90 steps left at 1 s each read as 1:30, not ~3:00."""
+    import io
+
+    from rtstyle import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    bar = progress.LineProgress(100, "step", "train", every_s=0.0, file=out)
+    for step in range(10):
+        now[0] = 60.0 + step  # step 1 ends at 60 s, then one a second
+        bar.update(1)
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("train: 10/100 steps, 1 steps/s, ETA 1:30"), last
+
+
 def test_line_progress_is_quiet_between_intervals():
     import io
 

@@ -35,9 +35,14 @@ class LineProgress:
         self.file = file or sys.stderr
         self.start_n, self.start = initial, time.monotonic()
         self.last, self.postfix = self.start, ""
+        # Rate and ETA count from the first update on: start-up (opening a model, a first
+        # training step that builds caches) is paid once and would inflate every ETA.
+        self.first: tuple[int, float] | None = None
 
     def update(self, n: int = 1) -> None:
         self.n += n
+        if self.first is None:
+            self.first = (self.n, time.monotonic())
         if time.monotonic() - self.last >= self.every_s:
             self._line()
 
@@ -57,7 +62,9 @@ class LineProgress:
     def _line(self) -> None:
         now = time.monotonic()
         self.last = now
-        rate = (self.n - self.start_n) / max(now - self.start, 1e-9)
+        n0, t0 = self.first if self.first and self.n > self.first[0] else (self.start_n,
+                                                                         self.start)
+        rate = (self.n - n0) / max(now - t0, 1e-9)
         done = f"{self.n}/{self.total}" if self.total else f"{self.n}"
         text = f"{self.desc}: {done} {self.unit}s, {rate:.3g} {self.unit}s/s"
         if self.total and rate > 0 and self.n < self.total:
