@@ -19,7 +19,10 @@ import numpy as np
 
 from rtstyle.bench.machine import describe_machine
 from rtstyle.engines import open_engine
+from rtstyle.errors import RtstyleError
+from rtstyle.files import write_bytes_atomic
 from rtstyle.images import read_image
+from rtstyle.styles.catalogue import find_style
 from rtstyle.train.strength import StrengthMeter, fit_longer, summarise
 
 
@@ -40,22 +43,31 @@ def main() -> None:
     p.add_argument("--backend", default="onnxruntime")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
+    specs = []
+    for spec in args.style:  # every name and painting checked before the long run starts
+        name, sep, painting = spec.partition("=")
+        if not sep or not Path(painting).is_file():
+            p.error(f"--style {spec}: give NAME=PAINTING with an existing painting file")
+        try:
+            find_style(name)
+        except RtstyleError as e:
+            p.error(f"--style {spec}: {e}")
+        specs.append((name, Path(painting)))
     photos = [fit_longer(read_image(f)) for f in args.photos]
     meters: dict[Path, StrengthMeter] = {}
     results = []
-    for spec in args.style:
-        name, painting = spec.split("=", 1)
-        painting = Path(painting)
+    machine = describe_machine(0)
+    for name, painting in specs:
         meter = meters.setdefault(painting, StrengthMeter(read_image(painting)))
         row = measure_style(name, painting, photos, args.backend, meter)
         results.append(row)
         print(f"{name:28s} {painting.name:28s} gram {row['gram_mean']:.3f} "
               f"(worst {row['gram_worst']:.3f})  content {row['content_mean']:.3f} "
               f"(worst {row['content_worst']:.3f})", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({
-            "machine": describe_machine(0), "photos": [f.name for f in args.photos],
-            "backend": args.backend, "results": results}, indent=1))
+        if args.json:  # after every style: a late failure keeps the rows measured so far
+            write_bytes_atomic(args.json, json.dumps({
+                "machine": machine, "photos": [f.name for f in args.photos],
+                "backend": args.backend, "results": results}, indent=1).encode())
 
 
 if __name__ == "__main__":
