@@ -32,9 +32,11 @@ SHORT = {
 }
 
 
-def test_every_painting_has_a_lite_net_with_its_record():
+def test_every_painting_has_a_full_and_a_lite_net_with_its_record():
     names = set(BUILTINS)
-    assert {f"{p}-lite" for p in PAINTINGS} <= names
+    assert {f"{p}-lite" for p in PAINTINGS} | set(PAINTINGS) <= names
+    archs = {s.name: s.meta["arch"] for s in list_styles() if s.name in names}
+    assert all(archs[p] == "fst" and archs[f"{p}-lite"] == "lite" for p in PAINTINGS)
     for style in list_styles():
         if style.name in BUILTINS:
             painting = style.meta.get("painting")

@@ -25,14 +25,14 @@ def _runs(made_by: dict) -> list[dict]:
 
 def main() -> None:
     print("| Style | Arch | Painting | Runs: steps @ crop/batch | Steps in all | Train time "
-          "| Weights c/s/tv (last run) | Final train losses c / s / tv "
+          "| Weights c/s/tv/temporal (last run) | Final train losses c / s / tv "
           "| Held-out c / s / tv |")
     print("|---|---|---|---|---|---|---|---|---|")
     commands = []
     for path in sorted(BUILTIN_DIR.glob("*.safetensors")):
         meta = read_meta(path)
-        if meta.get("format") != "rtstyle-model":
-            continue
+        if meta.get("format") != "rtstyle-model" or "weights" not in meta.get("made_by", {}):
+            continue  # not a trained style (the swap decoder, the upscaler)
         made_by = meta["made_by"]
         runs = [r for r in _runs(made_by) if "steps" in r]
         w = made_by["weights"]
@@ -40,7 +40,7 @@ def main() -> None:
         print(f"| `{meta['style']}` | {meta['arch']} | {made_by['style_image']} | {chain} "
               f"| {sum(r['steps'] for r in runs)} "
               f"| {round(sum(r['time_s'] for r in runs) / 60)} min "
-              f"| {w['content']:g} / {w['style']:g} / {w['tv']:g} "
+              f"| {w['content']:g} / {w['style']:g} / {w['tv']:g} / {w.get('temporal', 0):g} "
               f"| {_losses(made_by['final_losses'])} | {_losses(made_by['held_out_losses'])} |")
         for i, r in enumerate(runs):
             command = r["command"] if isinstance(r["command"], str) else " ".join(r["command"])
