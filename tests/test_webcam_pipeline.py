@@ -59,7 +59,10 @@ def test_frames_keep_coming_while_the_next_style_loads(rtstyle_home):
         during = collect(p, lambda got: got[-1].style == "b-full")
     stats = p.stats()  # final once stopped
     styles = [o.style for o in during]
-    assert styles.count("a-tiny") >= 3, "frames stalled while the next style loaded"
+    # Since nets load without torch (graphs built from the weights) a full net loads in
+    # well under a second, so only a frame or two may fall inside the load; a loop that
+    # stalled on it would show none, the next frame being b-full's.
+    assert styles.count("a-tiny") >= 1, "frames stalled while the next style loaded"
     assert styles[-1] == "b-full" and "b-full" not in styles[:-1]
     assert stats["frames_processed"] + stats["frames_dropped"] == stats["frames_captured"]
 
