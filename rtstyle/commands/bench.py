@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from unittest.mock import patch
 
 VGG_ENV = "RTSTYLE_VGG_WEIGHTS"  # read by rtstyle.engines.swap
 
@@ -110,16 +111,9 @@ def run(args: argparse.Namespace) -> int:
         raise RtstyleError(f"--photos {args.photos} is not a folder of photos")
     # The swap engine runs its shipped graph unless told of other weights; --vgg-weights
     # says so through its documented setting, for this run only (bench may run in-process).
-    before = os.environ.get(VGG_ENV)
-    if args.vgg_weights:
-        os.environ[VGG_ENV] = str(args.vgg_weights)
-    try:
+    # (patch.dict puts the environment back as it was, whatever happens inside)
+    with patch.dict(os.environ, {VGG_ENV: str(args.vgg_weights)} if args.vgg_weights else {}):
         report = run_bench(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
-    finally:
-        if before is None:
-            os.environ.pop(VGG_ENV, None)
-        else:
-            os.environ[VGG_ENV] = before
     print(text_table(report))
     if args.json:
         import json

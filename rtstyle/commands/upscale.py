@@ -25,10 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8", "fp16"],
                    help="as for `rtstyle image` (openvino's precision policy)")
     p.add_argument("--crf", type=int, default=18, help="video quality, 0..51 (default 18)")
-    # superfast: as `rtstyle video` (video/encode.py DEFAULT_PRESET; files within 2 % of
-    # veryfast at 62 % of its encoding time, docs/video.md), which matters at 1280x960.
-    p.add_argument("--preset", default="superfast",
-                   help="x264 preset for videos (default superfast)")
+    # The default is `rtstyle video`'s (video/encode.py DEFAULT_PRESET, superfast: files
+    # within 2 % of veryfast at 62 % of its encoding time), which matters at 1280x960.
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="x264 preset for videos (default superfast, as rtstyle video)")
     p.add_argument("--batch", type=int, default=2, help="video frames per inference call")
     p.set_defaults(run=run)
 
@@ -70,12 +70,12 @@ def _video(args: argparse.Namespace, style) -> int:
     """A video through `rtstyle video`'s pipeline: audio, timing and frame count kept."""
     from rtstyle.engines import open_engine
     from rtstyle.limits import check_size
-    from rtstyle.video.encode import check_preset, container_of
+    from rtstyle.video.encode import DEFAULT_PRESET, check_preset, container_of
     from rtstyle.video.probe import probe_video
     from rtstyle.video.stylise import stylise_video
 
     container_of(args.output)
-    preset = check_preset(args.preset)
+    preset = check_preset(args.preset or DEFAULT_PRESET)
     info = probe_video(args.input)
     check_size(info.width * args.scale, info.height * args.scale, "the upscaled video")
     engine = open_engine(style, args.backend, args.threads, precision=args.precision)
