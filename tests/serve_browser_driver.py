@@ -86,8 +86,10 @@ def wait_showing(page, key: str, timeout: float = 120, settle: int = 10) -> None
     raise RuntimeError(f"page never showed {key}; last state {s}")
 
 
+# The page sets window.rtstyle only after its module imports, which can be after
+# page.goto returns: until then there is no state yet (null), not an error.
 STATE_JS = """async () => {
-    const id = window.rtstyle.state.id;
+    const id = window.rtstyle && window.rtstyle.state.id;
     return id ? (await fetch('/api/clients/' + id)).json() : null;
 }"""
 
