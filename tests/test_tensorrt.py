@@ -211,6 +211,29 @@ def test_tensorrt_runs_an_rgb255_fixed_size_onnx_style(udnie_home, tmp_path, mon
         assert got.shape == frames.shape and psnr(got, cpu.run(frames)) >= 40
 
 
+@tensorrt
+def test_upscaler_on_tensorrt_returns_four_times_the_size(tmp_path):
+    """The sr net's output is 4x its input: the TensorRT engine must not resize it back,
+    neither built from the model file nor from an exported engine file."""
+    from rtstyle.commands.upscale import BUILTIN
+    from rtstyle.engines import open_engine
+
+    frames = _frames(60, 80)
+    want = open_engine(str(BUILTIN), "onnxruntime").run(frames)
+    got = open_engine(str(BUILTIN), "tensorrt").run(frames)
+    assert got.shape == want.shape == (2, 240, 320, 3)
+    assert psnr(got, want) >= 38  # fp16 plan against fp32 on the CPU
+    engine_file, small, big = tmp_path / "sr.engine", tmp_path / "small.png", tmp_path / "big.png"
+    cv2.imwrite(str(small), frames[0])
+    r = cli("export", "--style", str(BUILTIN), "--format", "tensorrt", "--size", "80x60",
+            "-o", str(engine_file))
+    assert r.returncode == 0, r.stderr
+    r = cli("upscale", str(small), "-o", str(big), "--model", str(engine_file))
+    assert r.returncode == 0, r.stderr
+    assert "tensorrt" in r.stdout
+    assert psnr(cv2.imread(str(big)), want[0]) >= 38
+
+
 @pytest.mark.ort_trt
 @pytest.mark.skipif(not (HAVE_TRT and _ort_gpu()), reason="needs onnxruntime-gpu and tensorrt")
 def test_ort_trt_works_in_a_fresh_process(udnie_home, cpu_reference, tmp_path):

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output file")
     p.add_argument("--scale", type=int, default=4, help="4 (the built-in net's)")
     p.add_argument("--model", type=Path, default=BUILTIN,
-                   help="an sr model file (.safetensors or its .onnx export)")
+                   help="an sr model file (.safetensors, or its .onnx or TensorRT .engine export)")
     p.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino, torch, ...")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the engine")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8", "fp16"],

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 
 from rtstyle.engines.base import Engine, check_frames
-from rtstyle.engines.graph import graph_input, graph_output
+from rtstyle.engines.graph import graph_input, graph_output, output_scale
 from rtstyle.engines.registry import Backend, register
 from rtstyle.errors import RtstyleError
 from rtstyle.export.tensorrt import (
@@ -53,7 +53,8 @@ def _torch_dtype(trt: Any, dtype: Any) -> Any:
 class TensorRTEngine(Engine):
     def __init__(self, onnx_bytes: bytes, name: str, cache_dir: Path,
                  engine_file: EngineFile | None = None, precision: str = "fp32",
-                 io: str = "frames", fixed_size: tuple[int, int] | None = None):
+                 io: str = "frames", fixed_size: tuple[int, int] | None = None,
+                 scale: int = 1):
         self.trt = require_tensorrt()
         import torch
 
@@ -63,6 +64,7 @@ class TensorRTEngine(Engine):
         # profile -> (runtime, engine, context, input name, output name)
         self.loaded: dict[Profile, tuple[Any, Any, Any, str, str]] = {}
         self.io = io
+        self.scale = scale  # the upscaler's output is `scale` times its input
         # A graph fixed to one size runs at that size only (frames resized to it).
         self.fixed: Profile | None = Profile.fixed(*fixed_size) if fixed_size else None
         if self.fixed is not None:
@@ -70,6 +72,7 @@ class TensorRTEngine(Engine):
         self.backend = f"tensorrt-{precision}"
         if engine_file is not None:
             self.fixed = engine_file.profile
+            self.scale = output_scale(engine_file.header.get("style_meta") or {})
             self._load(self.fixed, engine_file.plan, engine_file.header)
             self.backend = f"tensorrt-{engine_file.header.get('precision', 'fp32')}"
 
@@ -132,7 +135,7 @@ class TensorRTEngine(Engine):
                                if out_type == torch.float16 else
                                dst[:len(chunk)].to("cpu", non_blocking=True))
         self.stream.synchronize()
-        return graph_output(torch.cat(results).numpy(), self.io, frames.shape)
+        return graph_output(torch.cat(results).numpy(), self.io, frames.shape, self.scale)
 
     def close(self) -> None:
         self.loaded.clear()
@@ -262,7 +265,8 @@ def open_net(style: Style, threads: int | None,
     return TensorRTEngine(onnx_file(style, precision).read_bytes(), style.name, cache,
                           precision=style.meta.get("precision", precision),
                           io=style.meta.get("onnx_io", "frames"),
-                          fixed_size=style.meta.get("fixed_size"))
+                          fixed_size=style.meta.get("fixed_size"),
+                          scale=output_scale(style.meta))
 
 
 register(Backend("tensorrt", rank=10, cuda=True, open_net=open_net, refuses=_refuses,
