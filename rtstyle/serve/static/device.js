@@ -7,6 +7,7 @@ import { $, api, cameraConstraints, fillMenu, showError, state, withToken } from
 let ort = null;
 let session = null;
 let loading = null;
+let sessionSize = "";  // "WxH" the session's shapes are fixed to
 const input = document.createElement("canvas");
 const inputCtx = input.getContext("2d", { willReadFrequently: true });
 const times = [];
@@ -35,10 +36,17 @@ async function loadStyle(name) {
   const r = await fetch(withToken(`/device/models/${encodeURIComponent(name)}.onnx?precision=${precision}`));
   if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
   const model = new Uint8Array(await r.arrayBuffer());
+  // Fixing the graph's free dims to the camera's size lets ONNX Runtime plan every
+  // tensor's memory once (a new camera size loads the session again, in step()).
+  const video = $("video");
+  const size = `${video.videoWidth}x${video.videoHeight}`;
+  const fixed = video.videoWidth ? { freeDimensionOverrides: {
+    batch: 1, height: video.videoHeight, width: video.videoWidth } } : {};
   const next = await ort.InferenceSession.create(model, {
-    executionProviders: [state.backend], graphOptimizationLevel: "all" });
+    executionProviders: [state.backend], graphOptimizationLevel: "all", ...fixed });
   if (session) session.release();
   session = next;
+  sessionSize = video.videoWidth ? size : "";
   state.showing = `style:${name}`;
   state.precision_used = precision;
   times.length = 0;
@@ -48,6 +56,10 @@ async function step() {
   const video = $("video");
   const w = video.videoWidth, h = video.videoHeight;
   if (!session || !w || video.readyState < 2) return;
+  if (sessionSize !== `${w}x${h}`) {  // another camera: shapes fixed to the new size
+    reload();
+    return;
+  }
   if (input.width !== w || input.height !== h) {
     input.width = $("output").width = w;
     input.height = $("output").height = h;
@@ -81,7 +93,16 @@ async function loop() {
   const ms = state.ms ? `${Math.round(state.ms)} ms` : "–";
   const threads = state.backend === "wasm" ? ` × ${state.threads} thread${state.threads > 1 ? "s" : ""}` : "";
   $("overlay").textContent = `on this device: ${state.backend.toUpperCase()}${threads} · ${fps} FPS · ${ms} · ${(state.showing || "loading").replace(/^\w+:/, "")}`;
-  requestAnimationFrame(loop);
+  // Slower than the camera: start the next frame at once rather than wait for the next
+  // animation frame (up to 16 ms idle per frame); otherwise keep to the display's pace.
+  if (state.stylised && state.ms > 30) setTimeout(loop, 0);
+  else requestAnimationFrame(loop);
+}
+
+function reload(name = $("style").value.replace(/^style:/, "")) {
+  loading = loadStyle(name).then(() => showError(""), (err) => showError(err.message))
+    .finally(() => { loading = null; });
+  return loading;
 }
 
 export function grab() {
@@ -96,6 +117,8 @@ async function openCamera() {
   const video = $("video");
   video.srcObject?.getTracks().forEach((t) => t.stop());
   video.srcObject = await navigator.mediaDevices.getUserMedia(cameraConstraints());
+  // Its size is known once the metadata is in (the session is built for that size).
+  if (video.readyState < 1) await new Promise((ok) => video.addEventListener("loadedmetadata", ok, { once: true }));
 }
 
 export async function start() {
@@ -112,14 +135,10 @@ export async function start() {
   state.precision = info.precision;
   $("status").textContent = `loading ONNX Runtime Web ${info.runtime} (${state.backend})…`;
   await loadRuntime(info, state.backend);
-  await Promise.all([openCamera(), loadStyle(chosen.replace(/^style:/, ""))]);
+  await openCamera();
+  await loadStyle(chosen.replace(/^style:/, ""));
   $("status").textContent = `on this device · ONNX Runtime Web ${info.runtime} · ${state.backend === "webgpu" ? "WebGPU" : "WASM"}`;
-  $("style").addEventListener("change", async (e) => {
-    loading = loadStyle(e.target.value.replace(/^style:/, ""))
-      .then(() => showError(""), (err) => showError(err.message));
-    await loading;
-    loading = null;
-  });
+  $("style").addEventListener("change", (e) => reload(e.target.value.replace(/^style:/, "")));
   $("toggle").addEventListener("click", () => {
     state.stylised = !state.stylised;
     $("toggle").textContent = state.stylised ? "Show original" : "Show stylised";
