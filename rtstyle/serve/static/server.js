@@ -60,7 +60,6 @@ async function poll() {
       counter.t = now;
     }
   });
-  followReturnRate();
   try {
     state.server = await api(`/api/clients/${state.id}`);
   } catch (e) { showError(e.message); return; }
@@ -70,23 +69,6 @@ async function poll() {
   const showing = s.showing === s.style && s.label ? s.label : s.showing.replace(/^\w+:/, "");
   $("overlay").textContent = `${fps} FPS · server latency ${lat} · ${showing}`;
   showInstant(s.instant);
-}
-
-// Send the server about as many frames as it sends back. It stylises only the newest
-// frame (the rest it decodes and drops), so frames beyond that cost this device's encoder,
-// the uplink and the server's decoder for nothing; on a shared server they are CPU the
-// other clients' frames need. The cap sits above the return rate (x1.25 + 2), so it
-// climbs back to the camera's rate within seconds when the server has room.
-async function followReturnRate() {
-  if (!sender || state.fps === null) return;
-  const params = sender.getParameters();
-  if (!params.encodings || !params.encodings.length) return;
-  const cap = Math.min(30, Math.max(5, Math.ceil(state.fps * 1.25 + 2)));
-  const now = params.encodings[0].maxFramerate || 30;
-  if (Math.abs(now - cap) < 2) return;
-  params.encodings[0].maxFramerate = cap;
-  state.send_fps_cap = cap;
-  await sender.setParameters(params).catch(() => {});
 }
 
 // The upload's real-time net: progress while it trains, then it joins the menu and the
