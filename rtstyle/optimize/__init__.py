@@ -131,9 +131,14 @@ def optimise(photo_bgr: np.ndarray, painting_bgr: np.ndarray, s: Settings,
 
 def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int,
          s: Settings, keep: dict, progress: Callable[[int, float], None]) -> torch.Tensor:
-    """`steps` loss evaluations of `s.optimizer` from `start`; the last image."""
+    """`steps` loss evaluations of `s.optimizer` from `start`; the best image seen.
+
+    L-BFGS without a line search (the fast default) takes unit steps, and on some photos
+    a late step overshoots: the loss jumps and the image with it. Keeping the image of
+    the lowest loss evaluated makes the result never worse than the best point reached."""
     x = start.detach().clone().requires_grad_(True)
     evaluations = 0
+    best = {"loss": float("inf"), "x": start.detach().clone()}
 
     def closure() -> torch.Tensor:
         nonlocal evaluations
@@ -141,8 +146,11 @@ def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, s
         loss = loss_of(x)
         loss.backward()
         evaluations += 1
-        keep["image"] = rgb_to_frames(x.detach())[0].numpy()  # clamped to 0..255
-        progress(evaluations, loss.item())
+        value = loss.item()
+        if value < best["loss"]:  # NaN never is
+            best.update(loss=value, x=x.detach().clone())
+            keep["image"] = rgb_to_frames(best["x"])[0].numpy()  # clamped to 0..255
+        progress(evaluations, value)
         return loss
 
     if s.optimizer == "lbfgs":
@@ -159,4 +167,4 @@ def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, s
             opt.step(closure)
             with torch.no_grad():
                 x.clamp_(0.0, 255.0)
-    return x.detach()
+    return best["x"]
