@@ -38,15 +38,13 @@ async function loadStyle(name) {
   const model = new Uint8Array(await r.arrayBuffer());
   // Fixing the graph's free dims to the camera's size lets ONNX Runtime plan every
   // tensor's memory once (a new camera size loads the session again, in step()).
-  const video = $("video");
-  const size = `${video.videoWidth}x${video.videoHeight}`;
-  const fixed = video.videoWidth ? { freeDimensionOverrides: {
-    batch: 1, height: video.videoHeight, width: video.videoWidth } } : {};
+  const { videoWidth: w, videoHeight: h } = $("video");
+  const fixed = w ? { freeDimensionOverrides: { batch: 1, height: h, width: w } } : {};
   const next = await ort.InferenceSession.create(model, {
     executionProviders: [state.backend], graphOptimizationLevel: "all", ...fixed });
   if (session) session.release();
   session = next;
-  sessionSize = video.videoWidth ? size : "";
+  sessionSize = w ? `${w}x${h}` : "";
   state.showing = `style:${name}`;
   state.precision_used = precision;
   times.length = 0;
