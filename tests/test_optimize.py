@@ -116,3 +116,20 @@ def test_strength_meter_measures_a_result_at_its_own_size():
     assert same.gram_ratio == pytest.approx(1.0) and same.content_ratio == pytest.approx(0.0)
     out = optimise(photo, painting, Settings(size=64, steps=20, coarse=0))
     assert meter.measure(photo, out).gram_ratio < 0.5
+
+
+@pytest.mark.parametrize("line_search", ["none", "strong_wolfe"])
+def test_lbfgs_moves_however_small_the_loss_per_pixel(line_search):
+    """The loss is a mean, so a big image gives each pixel a tiny gradient; L-BFGS must
+    still take full steps (at 384 px it used to sit on its first, -g/|g|_1, for good)."""
+    from rtstyle.optimize import _run
+
+    target = torch.rand(1, 3, 48, 64) * 255.0
+    start = torch.full_like(target, 128.0)
+
+    def loss_of(x: torch.Tensor) -> torch.Tensor:
+        return (x - target).square().mean() * 1e-4  # curvature ~1e-8 a pixel
+
+    s = Settings(line_search=line_search)
+    best = _run(loss_of, start, 15, s, {}, lambda i, loss: None)
+    assert float(loss_of(best)) < 0.01 * float(loss_of(start))

@@ -137,6 +137,11 @@ def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, s
     a late step overshoots: the loss jumps and the image with it. Keeping the image of
     the lowest loss evaluated makes the result never worse than the best point reached."""
     x = start.detach().clone().requires_grad_(True)
+    # torch's L-BFGS updates its curvature only while s.y > 1e-10, an absolute bound; the
+    # loss is a mean, so at full size its gradient per pixel is too small to pass it, and
+    # every step stays the first one's tiny -g/|g|_1. As a sum over pixels it passes (the
+    # method is otherwise blind to the loss's scale). Adam is blind to it anyway.
+    scale = float(x.numel()) if s.optimizer == "lbfgs" else 1.0
     evaluations = 0
     best = {"loss": float("inf"), "x": start.detach().clone()}
 
@@ -144,14 +149,15 @@ def _run(loss_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, s
         nonlocal evaluations
         opt.zero_grad()
         loss = loss_of(x)
-        loss.backward()
+        scaled = loss * scale  # what L-BFGS sees, line search included
+        scaled.backward()
         evaluations += 1
         value = loss.item()
         if value < best["loss"]:  # NaN never is
             best.update(loss=value, x=x.detach().clone())
             keep["image"] = rgb_to_frames(best["x"])[0].numpy()  # clamped to 0..255
         progress(evaluations, value)
-        return loss
+        return scaled
 
     if s.optimizer == "lbfgs":
         # One call runs all the iterations, so L-BFGS keeps its history; `steps` bounds
