@@ -188,3 +188,81 @@ def test_onnxruntime_install_problems_name_the_fix():
     assert "TensorRT 10" in install_problem("trt", ["onnxruntime-gpu"], "11.0.1")
     assert "tensorrt>=10,<11" in install_problem("trt", ["onnxruntime-gpu"], None)
     assert install_problem("trt", ["onnxruntime-gpu"], "10.13.2") is None
+
+
+# --- several threads on one engine (serve's clients) --------------------------------------
+
+def test_openvino_runs_on_several_threads_at_once_and_for_throughput(tmp_path):
+    """Each thread gets its own request on the shared compiled model: frames run on four
+    threads at once come out as they do one at a time, before and after the engine is
+    tuned for throughput."""
+    import threading
+
+    pytest.importorskip("openvino")
+    path = _model(tmp_path, "fst")
+    engine = open_engine(str(path), "openvino", threads=2, precision="fp32")
+    assert engine.concurrent
+    frames = [_frames(48 + 8 * i, 64) for i in range(4)]
+    alone = [engine.run(f) for f in frames]
+    for tune in (False, True):
+        if tune:
+            engine.prefer_throughput()
+        got: dict[int, np.ndarray] = {}
+        start = threading.Barrier(4)
+
+        def run(i: int, got=got, start=start) -> None:
+            start.wait()
+            for _ in range(3):
+                got[i] = engine.run(frames[i])
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for i in range(4):
+            assert np.abs(got[i].astype(int) - alone[i].astype(int)).max() <= 1
+    assert not open_engine(str(path), "onnxruntime").concurrent  # not claimed, so not asked
+
+
+def test_openvino_keeps_running_on_four_threads_beside_vp8_encoders():
+    """Four threads on one OpenVINO engine tuned for throughput, beside two threads
+    encoding VP8 (what serve runs), keep going: copying into the requests' tensors from
+    several threads at once once hung the whole process. Run in a child process, so a
+    hang fails the test instead of stopping the suite."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("openvino")
+    script = """
+import threading, time, numpy as np, av
+from rtstyle.engines import open_engine
+engine = open_engine("udnie-lite", "openvino")
+engine.prefer_throughput()
+frame = np.random.default_rng(0).integers(0, 256, (1, 240, 320, 3), dtype=np.uint8)
+stop, counts = time.monotonic() + 8, [0] * 4
+def stylise(i):
+    while time.monotonic() < stop:
+        engine.run(frame)
+        counts[i] += 1
+def encode():
+    c = av.CodecContext.create("libvpx", "w")
+    c.width, c.height, c.pix_fmt = 320, 240, "yuv420p"
+    c.options = {"deadline": "realtime", "cpu-used": "-6"}
+    while time.monotonic() < stop:
+        c.encode(av.VideoFrame.from_ndarray(frame[0], format="bgr24"))
+threads = [threading.Thread(target=stylise, args=(i,)) for i in range(4)]
+threads += [threading.Thread(target=encode) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(min(counts))
+"""
+    try:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the engine hung with four threads and VP8 encoders beside it")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert int(r.stdout.split()[-1]) > 10  # every thread got frames through

@@ -28,6 +28,9 @@ class Engine(ABC):
 
     backend: str = "?"  # e.g. "torch", "onnxruntime-cpu"; shown in HUDs and reports
     name: str = "?"  # the style or model it runs
+    # Whether `run` may be called from several threads at once. Sessions differ, so only
+    # engines that say so are (rtstyle.serve.pool overlaps its clients' frames on them).
+    concurrent: bool = False
 
     @abstractmethod
     def run(self, frames: np.ndarray) -> np.ndarray:
@@ -39,6 +42,10 @@ class Engine(ABC):
         frames = rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)
         for _ in range(runs):
             self.run(frames)
+
+    def prefer_throughput(self) -> None:  # noqa: B027 (optional hook)
+        """Several threads will share this engine (serve's clients): where the backend can,
+        trade some of one frame's latency for more frames a second. Call before `run`."""
 
     def close(self) -> None:  # noqa: B027 (optional hook; most backends free on GC)
         """Release backend resources (sessions, GPU memory)."""

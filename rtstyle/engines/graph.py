@@ -55,6 +55,7 @@ class GraphEngine(Engine):
                  scale: int = 1):
         self.session, self.input, self.scale = session, input_name, scale
         self.name, self.backend = name, backend
+        self.concurrent = getattr(session, "concurrent", False)
         self.io, self.fixed_size = io, fixed_size
 
     def run(self, frames: np.ndarray) -> np.ndarray:
@@ -62,6 +63,11 @@ class GraphEngine(Engine):
         x = graph_input(frames, self.io, self.fixed_size)
         return graph_output(self.session.run({self.input: x}), self.io, frames.shape,
                             self.scale)
+
+    def prefer_throughput(self) -> None:
+        tune = getattr(self.session, "prefer_throughput", None)
+        if tune is not None:
+            tune()
 
     def close(self) -> None:
         close = getattr(self.session, "close", None)

@@ -6,8 +6,10 @@ maps the id to what `open_engine` takes. Loading (seconds for a compiled net) ha
 a loader thread so no client's video stalls; until then `current` gives no engine and
 the client shows its camera unstylised. Loads happen one at a time (exporting and
 compiling a graph is not thread-safe in torch, and two at once only halve each other's
-speed). A client's engine view holds the engine's lock while it runs: backends differ
-in whether one session may run on two threads at once, so none are asked to.
+speed). Clients' frames overlap on an engine that says it may run on several threads at
+once (`Engine.concurrent`: OpenVINO, a request per thread) and take turns on the others;
+engines are tuned for throughput over one frame's latency (`Engine.prefer_throughput`).
+An engine is freed only once no frame is running on it.
 """
 
 from __future__ import annotations
@@ -28,21 +30,33 @@ class _Entry:
     users: int = 0
     engine: Engine | None = None
     error: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: int = 0  # frames on the engine now
+    turn: threading.Condition = field(default_factory=threading.Condition)
 
 
 class _Shared:
-    """One client's view of a shared engine: `run` holds the engine's lock, and a frame
-    that races the engine's release passes through unstylised."""
+    """One client's view of a shared engine: `run` waits its turn unless the engine runs
+    concurrently, and a frame that races the engine's release passes through unstylised."""
 
     def __init__(self, entry: _Entry) -> None:
         self._entry = entry
         self.backend = entry.engine.backend if entry.engine is not None else "-"
 
     def run(self, frames: np.ndarray) -> np.ndarray:
-        with self._entry.lock:
-            engine = self._entry.engine
-            return frames if engine is None else engine.run(frames)
+        e = self._entry
+        with e.turn:
+            while e.running and e.engine is not None and not e.engine.concurrent:
+                e.turn.wait()
+            engine = e.engine
+            if engine is None:
+                return frames
+            e.running += 1
+        try:
+            return engine.run(frames)
+        finally:
+            with e.turn:
+                e.running -= 1
+                e.turn.notify_all()
 
 
 class EnginePool:
@@ -73,10 +87,12 @@ class EnginePool:
             if entry.users > 0:
                 return
             del self._entries[key]
-        with entry.lock:  # let a running frame finish first
-            if entry.engine is not None:
-                entry.engine.close()
-                entry.engine = None
+        with entry.turn:  # let running frames finish first
+            while entry.running:
+                entry.turn.wait()
+            engine, entry.engine = entry.engine, None
+        if engine is not None:
+            engine.close()
 
     def _load(self, key: str, entry: _Entry) -> None:
         try:
@@ -84,6 +100,7 @@ class EnginePool:
                 if self._entries.get(key) is not entry:
                     return  # everyone left before its turn came
                 engine = open_engine(entry.spec, self.backend, self.threads, self.swap)
+                engine.prefer_throughput()  # shared by the clients
         except Exception as e:  # shown to the client that picked it; others keep going
             entry.error = str(e)
             return
