@@ -99,7 +99,7 @@ class OpenVinoSession:
     def prefer_throughput(self) -> None:
         """OpenVINO's THROUGHPUT hint: the cores split into streams (two on 2 cores), each
         running one request. A lone frame takes longer; four serve clients at 640x480
-        got 17-18 FPS each instead of 11-13 (docs/serve.md)."""
+        get about twice the frames a second (docs/serve.md, "Four clients")."""
         self.config["PERFORMANCE_HINT"] = "THROUGHPUT"
         self.close()  # shapes compiled for latency are compiled again
 
