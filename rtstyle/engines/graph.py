@@ -55,7 +55,6 @@ class GraphEngine(Engine):
                  scale: int = 1):
         self.session, self.input, self.scale = session, input_name, scale
         self.name, self.backend = name, backend
-        self.concurrent = getattr(session, "concurrent", False)
         self.io, self.fixed_size = io, fixed_size
 
     def run(self, frames: np.ndarray) -> np.ndarray:
@@ -63,6 +62,10 @@ class GraphEngine(Engine):
         x = graph_input(frames, self.io, self.fixed_size)
         return graph_output(self.session.run({self.input: x}), self.io, frames.shape,
                             self.scale)
+
+    @property
+    def concurrent(self) -> bool:  # type: ignore[override]
+        return getattr(self.session, "concurrent", False)
 
     def prefer_throughput(self) -> None:
         tune = getattr(self.session, "prefer_throughput", None)

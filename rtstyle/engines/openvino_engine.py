@@ -35,11 +35,12 @@ def openvino_available() -> bool:
 class OpenVinoSession:
     """An ONNX graph compiled by OpenVINO for the CPU, once per input shape.
 
-    Each calling thread gets its own infer request on the shared compiled model, so
-    several threads (serve's clients) may run at once: two overlapping requests keep both
-    cores busy through each other's serial stretches (docs/serve.md)."""
+    Once tuned for throughput (serve), each calling thread gets its own infer request on
+    the shared compiled model, so several threads (serve's clients) may run at once: two
+    overlapping requests keep both cores busy (docs/serve.md). Otherwise (webcam, video)
+    one request serves the one thread that calls it."""
 
-    concurrent = True
+    concurrent = False  # True after prefer_throughput
 
     def __init__(self, path: Path, threads: int | None = None, cache_dir: Path | None = None,
                  precision: str = "fp32"):
@@ -71,10 +72,12 @@ class OpenVinoSession:
         self._compiling = threading.Lock()
         self._copying = threading.Lock()
         self._local = threading.local()  # this thread's requests, by input shape
+        self._requests: dict[tuple, Any] = {}  # the one thread's, when not concurrent
 
     def _request(self, inputs: dict[str, np.ndarray]) -> Any:
         key = tuple((name, x.shape) for name, x in inputs.items())
-        requests = self._local.__dict__.setdefault("requests", {})
+        requests = self._local.__dict__.setdefault("requests", {}) if self.concurrent \
+            else self._requests
         if key not in requests:
             with self._compiling:
                 if key not in self.compiled:
@@ -86,6 +89,9 @@ class OpenVinoSession:
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         request = self._request(inputs)
+        if not self.concurrent:
+            request.infer(inputs)
+            return request.get_output_tensor(0).data.copy()
         # Only the inference overlaps. Copying into and out of the requests' tensors on two
         # threads at once, with other threads running (serve's VP8 coders), hung the
         # process for good (OpenVINO 2026.4; 2 runs in 3 with 4 threads): one at a time.
@@ -102,9 +108,11 @@ class OpenVinoSession:
         get about twice the frames a second (docs/serve.md, "Four clients")."""
         self.config["PERFORMANCE_HINT"] = "THROUGHPUT"
         self.close()  # shapes compiled for latency are compiled again
+        self.concurrent = True
 
     def close(self) -> None:
         self.compiled.clear()
+        self._requests = {}
         self._local = threading.local()
 
 
