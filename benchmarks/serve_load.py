@@ -65,7 +65,27 @@ def camera_webm(path: Path, size=(640, 480), fps: int = 30, bitrate: int = 1_500
     return path
 
 
-async def run_clients(base: str, webm: Path, n: int, seconds: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process `pid` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid() -> int:
+    """The `rtstyle serve` this process started (its child)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"serve" in cmd:
+            return int(stat.parent.name)
+    raise SystemExit("cannot find the server's process")
+
+
+async def run_clients(base: str, webm: Path, n: int, seconds: float, server_pid: int,
+                      stylised: bool = True) -> dict:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.contrib.media import MediaPlayer
     from serve_helpers import http
@@ -94,6 +114,10 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float) -> dict:
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         peers.append(pc)
         ids.append(answer["id"])
+        if not stylised:  # the pipeline's own cost: decode, pass-through, encode
+            await loop.run_in_executor(None, http, "POST",
+                                       f"{base}/api/clients/{answer['id']}/settings",
+                                       {"stylised": False})
 
     async def state(i: int) -> dict:
         return (await loop.run_in_executor(None, http, "GET", f"{base}/api/clients/{ids[i]}"))[1]
@@ -101,7 +125,8 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float) -> dict:
     deadline = time.monotonic() + 40
     while True:
         states = [await state(i) for i in range(n)]
-        if all(s.get("showing") == STYLE for s in states):
+        if all(s.get("state") == "ready" and (s.get("showing") == STYLE or not stylised)
+               for s in states):
             break
         if time.monotonic() > deadline:
             raise SystemExit(f"the clients never showed the style: {states}, "
@@ -109,9 +134,9 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float) -> dict:
         await asyncio.sleep(0.5)
     await asyncio.sleep(3)  # past the first keyframes and the engine's warm-up
     before = [await state(i) for i in range(n)]
-    t0 = time.monotonic()
+    t0, cpu0, own0 = time.monotonic(), cpu_seconds(server_pid), time.process_time()
     await asyncio.sleep(seconds)
-    t1 = time.monotonic()
+    t1, cpu1, own1 = time.monotonic(), cpu_seconds(server_pid), time.process_time()
     after = [await state(i) for i in range(n)]
     load = os.getloadavg()
     for pc in peers:
@@ -125,6 +150,8 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float) -> dict:
                      "server_out_fps": round((a["frames_out"] - b["frames_out"]) / (t1 - t0), 1),
                      "latency_ms_p50": a["latency_ms_p50"], "latency_ms_p95": a["latency_ms_p95"]})
     return {"clients": n, "seconds": round(t1 - t0, 1), "load_avg_after": load,
+            "stylised": stylised, "server_cores": round((cpu1 - cpu0) / (t1 - t0), 2),
+            "clients_cores": round((own1 - own0) / (t1 - t0), 2),
             "per_client": rows, "fps": [r["fps"] for r in rows]}
 
 
@@ -141,11 +168,13 @@ def inside(a: argparse.Namespace) -> None:
             with running_server("--max-clients", str(max(a.clients)), *a.serve_args,
                                 cwd=cwd) as (url, log):
                 try:
-                    row = asyncio.run(run_clients(url.rstrip("/"), webm, n, a.seconds))
+                    row = asyncio.run(run_clients(url.rstrip("/"), webm, n, a.seconds,
+                                                  server_pid(), not a.unstylised))
                 except BaseException:
                     print(f"the server's log:\n{log.read_text()[-4000:]}", file=sys.stderr)
                     raise
-            print(json.dumps({k: row[k] for k in ("clients", "fps")}), flush=True)
+            keys = ("clients", "fps", "server_cores", "clients_cores")
+            print(json.dumps({k: row[k] for k in keys}), flush=True)
             results.append(row)
     Path(a.out).write_text(json.dumps(results, indent=1))
 
@@ -156,6 +185,8 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--unstylised", action="store_true",
+                   help="clients switch stylising off: the pipeline's cost without the net")
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("serve_args", nargs="*", help="after --: passed to rtstyle serve")
     a = p.parse_args()
@@ -168,7 +199,9 @@ def main() -> None:
 
     raw = a.out.with_suffix(".raw.json")
     argv = [str(raw.resolve()), "--inside", "--seconds", str(a.seconds),
-            "--clients", *map(str, a.clients)] + (["--", *a.serve_args] if a.serve_args else [])
+            "--clients", *map(str, a.clients)]
+    argv += ["--unstylised"] if a.unstylised else []
+    argv += ["--", *a.serve_args] if a.serve_args else []
     info = describe_machine(os.cpu_count() or 1)
     r = in_loopback_namespace(argv, script=__file__)
     if r.returncode:
