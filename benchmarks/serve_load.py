@@ -12,7 +12,7 @@ Run (a few minutes; the clients and the server share a loopback-only network nam
 as in the tests):
 
     RTSTYLE_ASSETS=... python benchmarks/serve_load.py OUT.json [--clients 1 2 4] \\
-        [--seconds 15] [-- SERVE_ARGS...]
+        [--seconds 15] [--style udnie-lite] [-- SERVE_ARGS...]
 
 Per client it records the FPS received over the window (frames decoded / seconds), and the
 server's own figures for it (GET /api/clients/ID: frames in and out, dropped, latency
@@ -36,7 +36,6 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 ASSETS = Path(os.environ.get("RTSTYLE_ASSETS", ROOT.parent / "shared" / "assets"))
-STYLE = "style:udnie-lite"
 
 
 def camera_webm(path: Path, size=(640, 480), fps: int = 30, bitrate: int = 1_500_000) -> Path:
@@ -85,7 +84,7 @@ def server_pid() -> int:
 
 
 async def run_clients(base: str, webm: Path, n: int, seconds: float, server_pid: int,
-                      stylised: bool = True) -> dict:
+                      style: str, stylised: bool = True) -> dict:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.contrib.media import MediaPlayer
     from serve_helpers import http
@@ -108,7 +107,7 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float, server_pid:
         await pc.setLocalDescription(await pc.createOffer())
         status, answer = await loop.run_in_executor(
             None, http, "POST", f"{base}/api/offer",
-            {"sdp": pc.localDescription.sdp, "type": "offer", "style": STYLE})
+            {"sdp": pc.localDescription.sdp, "type": "offer", "style": style})
         if status != 200:
             raise SystemExit(f"offer refused: {status} {answer}")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
@@ -125,7 +124,7 @@ async def run_clients(base: str, webm: Path, n: int, seconds: float, server_pid:
     deadline = time.monotonic() + 40
     while True:
         states = [await state(i) for i in range(n)]
-        if all(s.get("state") == "ready" and (s.get("showing") == STYLE or not stylised)
+        if all(s.get("state") == "ready" and (s.get("showing") == style or not stylised)
                for s in states):
             break
         if time.monotonic() > deadline:
@@ -169,7 +168,8 @@ def inside(a: argparse.Namespace) -> None:
                                 cwd=cwd) as (url, log):
                 try:
                     row = asyncio.run(run_clients(url.rstrip("/"), webm, n, a.seconds,
-                                                  server_pid(), not a.unstylised))
+                                                  server_pid(), f"style:{a.style}",
+                                                  not a.unstylised))
                 except BaseException:
                     print(f"the server's log:\n{log.read_text()[-4000:]}", file=sys.stderr)
                     raise
@@ -185,6 +185,8 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--style", default="udnie-lite",
+                   help="the style the clients ask for (default: udnie-lite)")
     p.add_argument("--unstylised", action="store_true",
                    help="clients switch stylising off: the pipeline's cost without the net")
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
@@ -199,7 +201,7 @@ def main() -> None:
 
     raw = a.out.with_suffix(".raw.json")
     argv = [str(raw.resolve()), "--inside", "--seconds", str(a.seconds),
-            "--clients", *map(str, a.clients)]
+            "--clients", *map(str, a.clients), "--style", a.style]
     argv += ["--unstylised"] if a.unstylised else []
     argv += ["--", *a.serve_args] if a.serve_args else []
     info = describe_machine(os.cpu_count() or 1)
